@@ -1,0 +1,42 @@
+# edgectl: `make up` runs the demo, `make test` is what CI runs.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+E2E_TIMEOUT ?= 75m
+
+.PHONY: all build deps image up test test-unit test-e2e bench clean fmt
+
+all: build
+
+## build: the edgectl binary (small: it does not link Kubernetes itself)
+build:
+	$(GO) build -ldflags "-s -w" -o bin/edgectl ./cmd/edgectl
+
+## deps: install what a fresh Debian machine lacks (Docker engine, debootstrap) and start dockerd
+deps:
+	hack/deps.sh
+
+## image: build the node image (cached: an unchanged tree is a hit in seconds)
+image: deps build
+	bin/edgectl image build
+
+## up: build everything, create the demo cluster and show it working
+up: image
+	hack/demo.sh
+
+## test: unit tests, node image, e2e suite against the real engine (what CI runs)
+test: test-unit image test-e2e
+
+test-unit:
+	$(GO) vet ./...
+	$(GO) test -short ./...
+
+test-e2e:
+	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./tests/e2e/...
+
+fmt:
+	gofmt -l -w cmd pkg internal images tests
+
+clean:
+	-bin/edgectl cluster delete --all
+	rm -rf bin

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what edgectl needs on a fresh Debian machine and starts the Docker
+# engine if none is running. Idempotent; needs root (or sudo) to install.
+set -euo pipefail
+
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO=sudo
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+[[ -f /usr/include/seccomp.h ]] || need+=(libseccomp-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+if ((${#need[@]})); then
+  echo "Installing: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "Starting dockerd (log: /var/log/dockerd.log)"
+  $SUDO sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+  for _ in $(seq 1 120); do
+    docker info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start: see /var/log/dockerd.log" >&2; exit 1; }
+fi
+command -v go >/dev/null 2>&1 || { echo "Go is needed (https://go.dev/dl); put it on PATH" >&2; exit 1; }

@@ -1,0 +1,427 @@
+// Package docker implements runtime.Provider with the Docker Engine API. It
+// also serves Podman through Podman's Docker-compatible socket.
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/edgectl/edgectl/internal/runtime"
+)
+
+// Provider talks to a Docker (or Docker-compatible) engine.
+type Provider struct {
+	cli *client.Client
+}
+
+var _ runtime.Provider = (*Provider)(nil)
+
+// New connects to the engine named by DOCKER_HOST (default: the local socket).
+func New() (*Provider, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{cli: cli}, nil
+}
+
+// Info pings the engine.
+func (p *Provider) Info(ctx context.Context) (runtime.Info, error) {
+	info, err := p.cli.Info(ctx)
+	if err != nil {
+		return runtime.Info{}, err
+	}
+	name := "docker"
+	if strings.Contains(strings.ToLower(info.OperatingSystem), "podman") || strings.Contains(info.ServerVersion, "podman") {
+		name = "podman"
+	}
+	rootless := false
+	for _, o := range info.SecurityOptions {
+		if strings.Contains(o, "rootless") {
+			rootless = true
+		}
+	}
+	return runtime.Info{Name: name, Version: info.ServerVersion, CgroupVersion: info.CgroupVersion,
+		CgroupDriver: info.CgroupDriver, Rootless: rootless}, nil
+}
+
+func labelFilter(labels map[string]string) filters.Args {
+	args := filters.NewArgs()
+	for k, v := range labels {
+		if v == "" {
+			args.Add("label", k)
+		} else {
+			args.Add("label", k+"="+v)
+		}
+	}
+	return args
+}
+
+// EnsureNetwork creates the network unless one of that name exists.
+func (p *Provider) EnsureNetwork(ctx context.Context, name, subnet, gateway string, labels map[string]string) error {
+	if _, err := p.cli.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
+		return nil
+	}
+	_, err := p.cli.NetworkCreate(ctx, name, network.CreateOptions{
+		Driver: "bridge",
+		IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, Gateway: gateway}}},
+		Labels: labels,
+		// Docker's default 1500 is right for the bridge; setting it
+		// explicitly keeps Podman from choosing another value.
+		Options: map[string]string{"com.docker.network.driver.mtu": "1500"},
+	})
+	if err != nil {
+		return fmt.Errorf("create network %s (%s): %w", name, subnet, err)
+	}
+	return nil
+}
+
+// DeleteNetwork removes a network; a missing one is not an error.
+func (p *Provider) DeleteNetwork(ctx context.Context, name string) error {
+	if err := p.cli.NetworkRemove(ctx, name); err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("delete network %s: %w", name, err)
+	}
+	return nil
+}
+
+// NetworkSubnets lists the IPv4 subnets in use by any network.
+func (p *Provider) NetworkSubnets(ctx context.Context) ([]string, error) {
+	nets, err := p.cli.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range nets {
+		for _, c := range n.IPAM.Config {
+			if c.Subnet != "" {
+				out = append(out, c.Subnet)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ListNetworks returns the names of networks with the labels.
+func (p *Provider) ListNetworks(ctx context.Context, labels map[string]string) ([]string, error) {
+	nets, err := p.cli.NetworkList(ctx, network.ListOptions{Filters: labelFilter(labels)})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range nets {
+		out = append(out, n.Name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// CreateNode creates, populates and starts a node container.
+func (p *Provider) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
+	cfg, host, netCfg, err := translate(s)
+	if err != nil {
+		return err
+	}
+	for _, m := range s.Mounts {
+		if m.Volume == "" {
+			continue
+		}
+		if _, err := p.cli.VolumeCreate(ctx, volume.CreateOptions{Name: m.Volume, Labels: s.Labels}); err != nil {
+			return fmt.Errorf("create volume %s: %w", m.Volume, err)
+		}
+	}
+	if _, err := p.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, s.Name); err != nil {
+		return fmt.Errorf("create container %s: %w", s.Name, err)
+	}
+	if len(s.Files) > 0 {
+		archive, err := tarFiles(s.Files)
+		if err != nil {
+			return err
+		}
+		if err := p.cli.CopyToContainer(ctx, s.Name, "/", archive, container.CopyToContainerOptions{}); err != nil {
+			return fmt.Errorf("write files into %s: %w", s.Name, err)
+		}
+	}
+	if err := p.cli.ContainerStart(ctx, s.Name, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start container %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// translate turns a NodeSpec into the Engine API's create request. It is pure,
+// so the exact flags a node gets are unit-tested.
+func translate(s runtime.NodeSpec) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
+	cfg := &container.Config{
+		Hostname:   s.Hostname,
+		Image:      s.Image,
+		Labels:     s.Labels,
+		Env:        s.Env,
+		Entrypoint: s.Entrypoint,
+		Cmd:        s.Cmd,
+		// A TTY lets systemd print its boot to `docker logs`.
+		Tty:          true,
+		ExposedPorts: nat.PortSet{},
+	}
+	init := false
+	host := &container.HostConfig{
+		// systemd must be PID 1, not docker-init.
+		Init:         &init,
+		CgroupnsMode: container.CgroupnsModePrivate,
+		Tmpfs:        map[string]string{},
+		// Restart after an engine or host restart, but not after `cluster stop`.
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+		PortBindings:  nat.PortMap{},
+	}
+	switch {
+	case s.Node && s.Privileged:
+		host.Privileged = true
+		host.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined"}
+	case s.Node:
+		capAdd, capDrop, secOpt, rules := runtime.UnprivilegedCaps()
+		host.CapAdd, host.CapDrop, host.SecurityOpt = capAdd, capDrop, secOpt
+		host.Resources.DeviceCgroupRules = rules
+		host.MaskedPaths, host.ReadonlyPaths = []string{}, []string{}
+	}
+	for _, t := range s.Tmpfs {
+		host.Tmpfs[t] = ""
+	}
+	for _, m := range s.Mounts {
+		mt := mount.Mount{Target: m.Target, ReadOnly: m.ReadOnly}
+		if m.Volume != "" {
+			mt.Type, mt.Source = mount.TypeVolume, m.Volume
+		} else {
+			mt.Type, mt.Source = mount.TypeBind, m.Source
+		}
+		host.Mounts = append(host.Mounts, mt)
+	}
+	for _, pm := range s.Ports {
+		proto := pm.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		port, err := nat.NewPort(proto, strconv.Itoa(pm.ContainerPort))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfg.ExposedPorts[port] = struct{}{}
+		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: pm.HostIP, HostPort: strconv.Itoa(pm.HostPort)})
+	}
+	ep := &network.EndpointSettings{Aliases: []string{s.Hostname}}
+	if s.IP != "" {
+		if _, err := netip.ParseAddr(s.IP); err != nil {
+			return nil, nil, nil, fmt.Errorf("node %s: bad IP %q", s.Name, s.IP)
+		}
+		ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: s.IP}
+	}
+	host.NetworkMode = container.NetworkMode(s.Network)
+	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{s.Network: ep}}
+	return cfg, host, netCfg, nil
+}
+
+func tarFiles(files map[string][]byte) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	dirs := map[string]bool{}
+	for _, n := range names {
+		for d := path.Dir(n); d != "/" && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	dirList := make([]string, 0, len(dirs))
+	for d := range dirs {
+		dirList = append(dirList, d)
+	}
+	sort.Strings(dirList) // parents sort before children
+	for _, d := range dirList {
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(d, "/") + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range names {
+		data := files[n]
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(n, "/"), Mode: 0o600, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	return &buf, tw.Close()
+}
+
+// List returns the containers with all the labels.
+func (p *Provider) List(ctx context.Context, labels map[string]string) ([]runtime.Container, error) {
+	cs, err := p.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: labelFilter(labels)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Container, 0, len(cs))
+	for _, c := range cs {
+		rc := runtime.Container{ID: c.ID, Image: c.Image, State: c.State, Labels: c.Labels}
+		if len(c.Names) > 0 {
+			rc.Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		if c.NetworkSettings != nil {
+			for name, ep := range c.NetworkSettings.Networks {
+				rc.Network, rc.IP = name, ep.IPAddress
+			}
+		}
+		out = append(out, rc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Start starts a stopped container.
+func (p *Provider) Start(ctx context.Context, name string) error {
+	return p.cli.ContainerStart(ctx, name, container.StartOptions{})
+}
+
+// Stop stops a container, giving systemd time to shut down cleanly.
+func (p *Provider) Stop(ctx context.Context, name string) error {
+	timeout := 30
+	return p.cli.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout})
+}
+
+// Remove force-removes a container and its anonymous volumes.
+func (p *Provider) Remove(ctx context.Context, name string) error {
+	err := p.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("remove container %s: %w", name, err)
+	}
+	return nil
+}
+
+// ListVolumes returns the names of volumes with the labels.
+func (p *Provider) ListVolumes(ctx context.Context, labels map[string]string) ([]string, error) {
+	resp, err := p.cli.VolumeList(ctx, volume.ListOptions{Filters: labelFilter(labels)})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range resp.Volumes {
+		out = append(out, v.Name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// RemoveVolume deletes a volume; a missing one is not an error.
+func (p *Provider) RemoveVolume(ctx context.Context, name string) error {
+	if err := p.cli.VolumeRemove(ctx, name, true); err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	return nil
+}
+
+// Exec runs cmd in the container and waits for it.
+func (p *Provider) Exec(ctx context.Context, name string, cmd []string, stdin io.Reader) (runtime.ExecResult, error) {
+	var res runtime.ExecResult
+	created, err := p.cli.ContainerExecCreate(ctx, name, container.ExecOptions{
+		Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: stdin != nil,
+	})
+	if err != nil {
+		return res, fmt.Errorf("exec in %s: %w", name, err)
+	}
+	att, err := p.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return res, fmt.Errorf("exec in %s: %w", name, err)
+	}
+	defer att.Close()
+	if stdin != nil {
+		go func() {
+			_, _ = io.Copy(att.Conn, stdin)
+			_ = att.CloseWrite()
+		}()
+	}
+	var stdout, stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(&stdout, &stderr, att.Reader)
+		done <- err
+	}()
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case err := <-done:
+		if err != nil && !errors.Is(err, io.EOF) {
+			return res, err
+		}
+	}
+	for i := 0; ; i++ {
+		insp, err := p.cli.ContainerExecInspect(ctx, created.ID)
+		if err != nil {
+			return res, err
+		}
+		if !insp.Running || i > 50 {
+			res.ExitCode = insp.ExitCode
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // output closed; the exit code lands a moment later
+	}
+	res.Stdout, res.Stderr = stdout.String(), stderr.String()
+	return res, nil
+}
+
+// Logs copies the container's log (its TTY output) to w.
+func (p *Provider) Logs(ctx context.Context, name string, w io.Writer) error {
+	rc, err := p.cli.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(w, rc)
+	return err
+}
+
+// ImageLabel returns a label of a local image.
+func (p *Provider) ImageLabel(ctx context.Context, ref, label string) (string, bool, error) {
+	insp, err := p.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		if client.IsErrNotFound(err) {
+			return "", false, nil
+		}
+		return "", false, err
+	}
+	if insp.Config == nil {
+		return "", true, nil
+	}
+	return insp.Config.Labels[label], true, nil
+}
+
+// LoadImage loads an image archive.
+func (p *Provider) LoadImage(ctx context.Context, archive io.Reader) error {
+	resp, err := p.cli.ImageLoad(ctx, archive, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if bytes.Contains(out, []byte(`"error"`)) {
+		return fmt.Errorf("engine refused the image: %s", out)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+// Package runtime defines what edgectl needs from a container engine, in
+// engine-neutral types. Implementations (docker, and podman through its
+// Docker-compatible API) live in sub-packages; the node spec they receive is
+// built once, by pure functions in pkg/cluster.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// Labels that hold all cluster state.
+const (
+	LabelCluster = "io.edgectl.cluster"
+	LabelRole    = "io.edgectl.role"
+	LabelIndex   = "io.edgectl.index"
+	LabelAPIPort = "io.edgectl.api-port"
+	LabelIP      = "io.edgectl.ip"
+	LabelSubnet  = "io.edgectl.subnet"
+	LabelImage   = "io.edgectl.image"
+)
+
+// ErrNotFound is returned for a missing container, network or image.
+var ErrNotFound = errors.New("not found")
+
+// PortMapping publishes a container port on the host.
+type PortMapping struct {
+	HostIP        string
+	HostPort      int
+	ContainerPort int
+	Protocol      string // tcp or udp
+}
+
+// Mount is a named volume or a bind mount.
+type Mount struct {
+	Volume   string // named volume (created with the node's labels)
+	Source   string // host path for a bind mount
+	Target   string
+	ReadOnly bool
+}
+
+// NodeSpec is a container to create.
+type NodeSpec struct {
+	Name     string
+	Hostname string
+	Image    string
+	Network  string
+	IP       string
+	Labels   map[string]string
+	// Node is true for Kubernetes nodes, which need elevated access: either
+	// --privileged (Privileged) or the explicit set of UnprivilegedCaps.
+	// Helper containers (the load balancer) leave it false.
+	Node       bool
+	Privileged bool
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	Mounts     []Mount
+	Tmpfs      []string
+	Ports      []PortMapping
+	// Files are written into the container after it is created and before it
+	// starts (path -> content).
+	Files map[string][]byte
+}
+
+// Container is a container as listed by the engine.
+type Container struct {
+	Name    string
+	ID      string
+	Image   string
+	State   string // running, exited, created, ...
+	Labels  map[string]string
+	IP      string // on the cluster network
+	Network string
+}
+
+// ExecResult is the output of a command run in a container.
+type ExecResult struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// Info describes the engine.
+type Info struct {
+	Name          string // docker, podman
+	Version       string
+	CgroupVersion string
+	CgroupDriver  string
+	Rootless      bool
+}
+
+// Provider is a container engine.
+type Provider interface {
+	Info(ctx context.Context) (Info, error)
+	// EnsureNetwork creates a bridge network with the subnet unless it exists.
+	EnsureNetwork(ctx context.Context, name, subnet, gateway string, labels map[string]string) error
+	DeleteNetwork(ctx context.Context, name string) error
+	// NetworkSubnets returns the IPv4 subnets of every network of the engine.
+	NetworkSubnets(ctx context.Context) ([]string, error)
+	ListNetworks(ctx context.Context, labels map[string]string) ([]string, error)
+	// CreateNode creates the container (and its volumes), writes Files, and
+	// starts it. A failed start leaves the container for the caller to remove.
+	CreateNode(ctx context.Context, spec NodeSpec) error
+	List(ctx context.Context, labels map[string]string) ([]Container, error)
+	Start(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	// Remove deletes the container and its anonymous volumes.
+	Remove(ctx context.Context, name string) error
+	ListVolumes(ctx context.Context, labels map[string]string) ([]string, error)
+	RemoveVolume(ctx context.Context, name string) error
+	Exec(ctx context.Context, name string, cmd []string, stdin io.Reader) (ExecResult, error)
+	Logs(ctx context.Context, name string, w io.Writer) error
+	ImageLabel(ctx context.Context, ref, label string) (string, bool, error)
+	LoadImage(ctx context.Context, archive io.Reader) error
+}
+
+// UnprivilegedCaps is what a node gets where --privileged is refused (a host
+// whose capability bounding set lacks CAP_SYS_RESOURCE, such as some CI VMs):
+// every capability but that one, no seccomp/AppArmor confinement, access to
+// all devices, and no masked or read-only /proc and /sys paths (the engine API
+// form of the CLI's --security-opt systempaths=unconfined).
+func UnprivilegedCaps() (capAdd, capDrop, securityOpt, deviceCgroupRules []string) {
+	return []string{"ALL"}, []string{"SYS_RESOURCE"},
+		[]string{"seccomp=unconfined", "apparmor=unconfined"},
+		[]string{"a *:* rwm"}
+}

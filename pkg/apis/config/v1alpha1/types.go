@@ -1,0 +1,81 @@
+// Package v1alpha1 is the edgectl cluster config file, apiVersion
+// edgectl.io/v1alpha1, kind Cluster. Defaults live in defaults.go, checks in
+// validate.go; decoding is strict (an unknown field is an error).
+package v1alpha1
+
+// APIVersion and Kind of the config file.
+const (
+	APIVersion = "edgectl.io/v1alpha1"
+	Kind       = "Cluster"
+)
+
+// Cluster describes a cluster to create.
+type Cluster struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Name of the cluster; lower-case letters, digits and '-'. Defaults to "edgectl".
+	Name string `json:"name,omitempty"`
+	// Servers is the number of control-plane nodes. Defaults to 1; 3 or more is HA.
+	Servers int `json:"servers,omitempty"`
+	// Agents is the number of worker nodes. Defaults to 0.
+	Agents int `json:"agents,omitempty"`
+	// Image is the node image. Defaults to edgectl/node:dev (see `edgectl image build`).
+	Image string `json:"image,omitempty"`
+	// Network of the cluster's containers.
+	Network Network `json:"network,omitempty"`
+	// Kubernetes networking inside the cluster.
+	Kubernetes Kubernetes `json:"kubernetes,omitempty"`
+	// Ports published on the host, through the load balancer or a node.
+	Ports []Port `json:"ports,omitempty"`
+	// Nodes sets labels, taints and edgelet args of single nodes.
+	Nodes []Node `json:"nodes,omitempty"`
+	// ServerArgs and AgentArgs are extra edgelet flags (name=value) for every
+	// server or agent, e.g. "kube-apiserver-arg=v=2".
+	ServerArgs []string `json:"serverArgs,omitempty"`
+	AgentArgs  []string `json:"agentArgs,omitempty"`
+}
+
+// Network settings.
+type Network struct {
+	// Subnet of the cluster's bridge network (IPv4 CIDR, /16 to /24). Node IPs
+	// are assigned statically from it, so they survive restarts. Defaults to a
+	// free /24 under 10.89.0.0/16.
+	Subnet string `json:"subnet,omitempty"`
+	// APIHostIP is the host address the API is published on. Defaults to 127.0.0.1.
+	APIHostIP string `json:"apiHostIP,omitempty"`
+	// APIPort is the host port of the API. 0 picks a free port.
+	APIPort int `json:"apiPort,omitempty"`
+}
+
+// Kubernetes networking.
+type Kubernetes struct {
+	// ClusterCIDR is the pod network. Defaults to 10.42.0.0/16.
+	ClusterCIDR string `json:"clusterCIDR,omitempty"`
+	// ServiceCIDR is the service network. Defaults to 10.43.0.0/16.
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+}
+
+// Port publishes HostPort on the host and forwards it to ContainerPort of the
+// load balancer ("loadbalancer", the default) or of one node ("server:N",
+// "agent:N").
+type Port struct {
+	HostIP        string `json:"hostIP,omitempty"`
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol,omitempty"`
+	Node          string `json:"node,omitempty"`
+}
+
+// Node customises one node, chosen by role and index.
+type Node struct {
+	// Role is "server" or "agent".
+	Role string `json:"role"`
+	// Index of the node within its role, from 0.
+	Index int `json:"index"`
+	// Labels to register the node with.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Taints, key=value:Effect.
+	Taints []string `json:"taints,omitempty"`
+	// Args are extra edgelet flags, name=value.
+	Args []string `json:"args,omitempty"`
+}

@@ -1,0 +1,135 @@
+package v1alpha1
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// MaxNameLength keeps container names (edgectl-NAME-server-0) and volume names short.
+const MaxNameLength = 32
+
+// ValidateName checks a cluster name.
+func ValidateName(name string) error {
+	if len(name) > MaxNameLength || !nameRE.MatchString(name) {
+		return fmt.Errorf("name %q: must be 1-%d lower-case letters, digits or '-', starting and ending with a letter or digit", name, MaxNameLength)
+	}
+	return nil
+}
+
+// Validate returns every problem of a defaulted config at once.
+func (c *Cluster) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.APIVersion != APIVersion {
+		add("apiVersion %q: must be %s", c.APIVersion, APIVersion)
+	}
+	if c.Kind != Kind {
+		add("kind %q: must be %s", c.Kind, Kind)
+	}
+	if err := ValidateName(c.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Servers < 1 || c.Servers > 9 {
+		add("servers %d: must be between 1 and 9", c.Servers)
+	} else if c.Servers == 2 {
+		add("servers 2: embedded etcd needs a majority, so 2 servers tolerate no failure; use 1 or 3")
+	}
+	if c.Agents < 0 || c.Agents > 50 {
+		add("agents %d: must be between 0 and 50", c.Agents)
+	}
+	if c.Image == "" {
+		add("image: must not be empty")
+	}
+	var subnet netip.Prefix
+	if c.Network.Subnet != "" {
+		p, err := netip.ParsePrefix(c.Network.Subnet)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			add("network.subnet %q: must be an IPv4 CIDR such as 10.89.1.0/24", c.Network.Subnet)
+		case p.Bits() < 16 || p.Bits() > 24:
+			add("network.subnet %q: prefix must be between /16 and /24", c.Network.Subnet)
+		case p.Masked() != p:
+			add("network.subnet %q: has host bits set; did you mean %s?", c.Network.Subnet, p.Masked())
+		default:
+			subnet = p
+		}
+	}
+	if _, err := netip.ParseAddr(c.Network.APIHostIP); err != nil {
+		add("network.apiHostIP %q: not an IP address", c.Network.APIHostIP)
+	}
+	if c.Network.APIPort < 0 || c.Network.APIPort > 65535 {
+		add("network.apiPort %d: must be between 1 and 65535 (0 picks a free port)", c.Network.APIPort)
+	}
+	cidrs := map[string]netip.Prefix{}
+	for field, v := range map[string]string{"kubernetes.clusterCIDR": c.Kubernetes.ClusterCIDR, "kubernetes.serviceCIDR": c.Kubernetes.ServiceCIDR} {
+		p, err := netip.ParsePrefix(v)
+		if err != nil || !p.Addr().Is4() {
+			add("%s %q: must be an IPv4 CIDR", field, v)
+			continue
+		}
+		cidrs[field] = p
+	}
+	if a, b := cidrs["kubernetes.clusterCIDR"], cidrs["kubernetes.serviceCIDR"]; a.IsValid() && b.IsValid() && a.Overlaps(b) {
+		add("kubernetes.clusterCIDR %s overlaps kubernetes.serviceCIDR %s", a, b)
+	}
+	for field, p := range cidrs {
+		if subnet.IsValid() && p.Overlaps(subnet) {
+			add("network.subnet %s overlaps %s %s", subnet, field, p)
+		}
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Ports {
+		where := fmt.Sprintf("ports[%d]", i)
+		if p.HostPort < 1 || p.HostPort > 65535 {
+			add("%s.hostPort %d: must be between 1 and 65535", where, p.HostPort)
+		}
+		if p.ContainerPort < 1 || p.ContainerPort > 65535 {
+			add("%s.containerPort %d: must be between 1 and 65535", where, p.ContainerPort)
+		}
+		if p.Protocol != "tcp" && p.Protocol != "udp" {
+			add("%s.protocol %q: must be tcp or udp", where, p.Protocol)
+		}
+		if err := c.checkNodeRef(p.Node); err != nil {
+			add("%s.node: %v", where, err)
+		}
+		key := fmt.Sprintf("%s/%d/%s", p.HostIP, p.HostPort, p.Protocol)
+		if seen[key] {
+			add("%s: host port %d/%s is published twice", where, p.HostPort, p.Protocol)
+		}
+		seen[key] = true
+	}
+	for i, n := range c.Nodes {
+		if err := c.checkNodeRef(fmt.Sprintf("%s:%d", n.Role, n.Index)); err != nil || n.Role == "loadbalancer" {
+			add("nodes[%d]: role %q index %d does not name a node of this cluster", i, n.Role, n.Index)
+		}
+		for _, t := range n.Taints {
+			if !strings.Contains(t, ":") {
+				add("nodes[%d].taints %q: must be key[=value]:Effect", i, t)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkNodeRef checks "loadbalancer", "server:N" or "agent:N".
+func (c *Cluster) checkNodeRef(ref string) error {
+	if ref == "loadbalancer" {
+		return nil
+	}
+	role, idx, ok := strings.Cut(ref, ":")
+	n, err := strconv.Atoi(idx)
+	if !ok || err != nil {
+		return fmt.Errorf("%q: must be loadbalancer, server:N or agent:N", ref)
+	}
+	switch {
+	case role == "server" && n >= 0 && n < c.Servers, role == "agent" && n >= 0 && n < c.Agents:
+		return nil
+	}
+	return fmt.Errorf("%q: no such node (the cluster has %d servers and %d agents)", ref, c.Servers, c.Agents)
+}

@@ -1,0 +1,246 @@
+package nodeimage
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/edgectl/edgectl/pkg/build/sysimage"
+)
+
+// Engine is what the build needs from the container engine.
+type Engine interface {
+	// ImageLabel returns the value of label on image ref, and whether the
+	// image exists.
+	ImageLabel(ctx context.Context, ref, label string) (string, bool, error)
+	// LoadImage loads a `docker save` style archive.
+	LoadImage(ctx context.Context, archive io.Reader) error
+}
+
+// Labels of the node image.
+const (
+	LabelInputs     = "io.edgectl.inputs"
+	LabelKubernetes = "io.edgectl.kubernetes"
+	LabelPackages   = "io.edgectl.packages"
+	LabelArch       = "io.edgectl.arch"
+)
+
+// Result describes a finished build.
+type Result struct {
+	Tag      string
+	CacheHit bool
+	Size     int64 // uncompressed bytes of all layers
+	Duration time.Duration
+}
+
+type builder struct {
+	opts   Options
+	out    io.Writer
+	engine Engine
+}
+
+func (b *builder) log(format string, args ...any) { fmt.Fprintf(b.out, " • "+format+"\n", args...) }
+
+func (b *builder) lookPath(file string) (string, error) { return exec.LookPath(file) }
+
+func (b *builder) run(ctx context.Context, name string, args ...string) (string, error) {
+	return b.runIn(ctx, "", nil, name, args...)
+}
+
+// runIn runs a command and returns its combined output; on failure the
+// output is part of the error, since that is where the reason is.
+func (b *builder) runIn(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tail := string(out)
+		if len(tail) > 4000 {
+			tail = "..." + tail[len(tail)-4000:]
+		}
+		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail)
+	}
+	return string(out), nil
+}
+
+// Build builds the node image. Progress goes to out.
+func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Result, error) {
+	start := time.Now()
+	if err := opts.Complete(); err != nil {
+		return nil, err
+	}
+	b := &builder{opts: opts, out: out, engine: engine}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	inputs, err := inputsHash(opts.SourceDir, "arch="+opts.Arch, "mirror="+opts.Mirror, "k8s="+KubernetesVersion, "layout=v1")
+	if err != nil {
+		return nil, fmt.Errorf("hash build inputs: %w", err)
+	}
+	if opts.Output == "docker" && !opts.Force {
+		if have, ok, err := engine.ImageLabel(ctx, opts.Tag, LabelInputs); err != nil {
+			return nil, err
+		} else if ok && have == inputs {
+			b.log("%s is up to date (inputs %s)", opts.Tag, inputs[:12])
+			return &Result{Tag: opts.Tag, CacheHit: true, Duration: time.Since(start)}, nil
+		}
+	}
+	rootfsTar, packages, err := b.rootfs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	binDir := filepath.Join(opts.CacheDir, "bin-"+opts.Arch)
+	if err := b.buildBinaries(ctx, binDir, inputs[:12]); err != nil {
+		return nil, err
+	}
+	overlay, err := b.overlay(binDir)
+	if err != nil {
+		return nil, err
+	}
+	img, size, err := b.assemble(rootfsTar, overlay, inputs, packages)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.output(ctx, img); err != nil {
+		return nil, err
+	}
+	return &Result{Tag: opts.Tag, Size: size, Duration: time.Since(start)}, nil
+}
+
+// overlay writes the layer that goes over the Debian rootfs: binaries, the
+// node-image files, the offline system images.
+func (b *builder) overlay(binDir string) (string, error) {
+	imagesDir := filepath.Join(binDir, "images")
+	if err := os.MkdirAll(imagesDir, 0o755); err != nil {
+		return "", err
+	}
+	sys := []sysimage.Spec{
+		{Ref: PauseImage, Files: map[string]string{"/pause": filepath.Join(binDir, "sys", "pause")}, Entrypoint: []string{"/pause"}},
+		{Ref: CoreDNSImage, Files: map[string]string{"/coredns": filepath.Join(binDir, "sys", "coredns")}, Entrypoint: []string{"/coredns"}},
+		{Ref: EchoImage, Files: map[string]string{"/echo": filepath.Join(binDir, "sys", "echo")}, Entrypoint: []string{"/echo"}, User: "65534"},
+	}
+	var entries []entry
+	for _, s := range sys {
+		s.Arch = b.opts.Arch
+		file := strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(s.Ref, "ghcr.io/edgectl/")) + ".tar"
+		dst := filepath.Join(imagesDir, file)
+		if err := sysimage.WriteTarball(dst, s); err != nil {
+			return "", err
+		}
+		entries = append(entries, entry{Path: "/var/lib/edgelet/agent/images/" + file, Source: dst, Mode: 0o644})
+	}
+	for _, bin := range []string{"edgelet", "node/containerd", "node/containerd-shim-runc-v2", "node/ctr", "node/runc"} {
+		entries = append(entries, entry{Path: "/usr/local/bin/" + filepath.Base(bin), Source: filepath.Join(binDir, bin), Mode: 0o755})
+	}
+	entries = append(entries, entry{Path: "/usr/local/bin/kubectl", Link: "edgelet", Mode: 0o777})
+	for _, p := range []string{"bridge", "loopback", "host-local", "portmap"} {
+		entries = append(entries, entry{Path: "/opt/cni/bin/" + p, Source: filepath.Join(binDir, "cni", p), Mode: 0o755})
+	}
+	files, err := treeEntries(filepath.Join(b.opts.SourceDir, "node-image", "files"))
+	if err != nil {
+		return "", err
+	}
+	entries = append(entries, files...)
+	entries = append(entries,
+		entry{Path: "/etc/systemd/system/multi-user.target.wants/edgelet.service", Link: "/etc/systemd/system/edgelet.service", Mode: 0o777},
+		entry{Path: "/etc/cni/net.d", IsDir: true, Mode: 0o755},
+		entry{Path: "/var/lib/containerd", IsDir: true, Mode: 0o711})
+	dst := filepath.Join(binDir, "overlay.tar")
+	return dst, writeLayer(dst, entries)
+}
+
+// assemble stacks the rootfs and overlay layers and sets the image config.
+func (b *builder) assemble(rootfsTar, overlayTar, inputs string, packages []string) (v1.Image, int64, error) {
+	var layers []v1.Layer
+	var size int64
+	for _, p := range []string{rootfsTar, overlayTar} {
+		l, err := tarball.LayerFromFile(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		size += fi.Size()
+		layers = append(layers, l)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		return nil, 0, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = b.opts.Arch, "linux"
+	cf.Config.Entrypoint = []string{"/usr/local/bin/entrypoint", "/sbin/init"}
+	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "container=docker"}
+	// systemd shuts down cleanly on SIGRTMIN+3, not on SIGTERM.
+	cf.Config.StopSignal = "SIGRTMIN+3"
+	cf.Config.Labels = map[string]string{
+		LabelInputs:     inputs,
+		LabelKubernetes: KubernetesVersion,
+		LabelArch:       b.opts.Arch,
+		LabelPackages:   strings.Join(packages, ","),
+	}
+	img, err = mutate.ConfigFile(img, cf)
+	return img, size, err
+}
+
+func (b *builder) output(ctx context.Context, img v1.Image) error {
+	ref, err := name.NewTag(b.opts.Tag)
+	if err != nil {
+		return fmt.Errorf("tag %q: %w", b.opts.Tag, err)
+	}
+	if b.opts.Output == "oci-tar" {
+		return writeOCITar(b.opts.OutFile, ref, img)
+	}
+	b.log("loading %s into the container engine", b.opts.Tag)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarball.Write(ref, img, pw)) }()
+	if err := b.engine.LoadImage(ctx, pr); err != nil {
+		pr.CloseWithError(err)
+		return fmt.Errorf("load image: %w", err)
+	}
+	return nil
+}
+
+// writeOCITar writes img as a tarball of an OCI image layout.
+func writeOCITar(dst string, ref name.Tag, img v1.Image) error {
+	dir, err := os.MkdirTemp("", "edgectl-oci-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref.String()})); err != nil {
+		return err
+	}
+	entries, err := treeEntries(dir)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := writeLayer(tmp, entries); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}

@@ -1,0 +1,102 @@
+package nodeimage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ModulePath is the Go module of edgectl's source tree.
+const ModulePath = "github.com/edgectl/edgectl"
+
+// DefaultTag is the node image edgectl uses when none is given.
+const DefaultTag = "edgectl/node:dev"
+
+// Versions of what goes into the node. Kubernetes comes from go.mod.
+const (
+	KubernetesVersion = "v1.35.4"
+	DebianSuite       = "bookworm"
+	DefaultMirror     = "http://deb.debian.org/debian"
+	PauseImage        = "ghcr.io/edgectl/pause:3.10"
+	CoreDNSImage      = "ghcr.io/edgectl/coredns:1.14.7"
+	EchoImage         = "ghcr.io/edgectl/echo:dev"
+)
+
+// Options of a node image build.
+type Options struct {
+	Tag       string
+	Arch      string // amd64 (arm64 planned)
+	Output    string // "docker" (load into the engine) or "oci-tar"
+	OutFile   string // for oci-tar
+	SourceDir string // edgectl's source tree
+	CacheDir  string // rootfs and binary cache
+	Mirror    string
+	Force     bool // ignore the cache
+}
+
+// Complete fills defaults and validates.
+func (o *Options) Complete() error {
+	if o.Tag == "" {
+		o.Tag = DefaultTag
+	}
+	if o.Arch == "" {
+		o.Arch = "amd64"
+	}
+	if o.Output == "" {
+		o.Output = "docker"
+	}
+	if o.Mirror == "" {
+		o.Mirror = DefaultMirror
+	}
+	var errs []error
+	switch o.Arch {
+	case "amd64":
+	case "arm64":
+		errs = append(errs, errors.New("--arch arm64 is not supported yet (planned); use amd64"))
+	default:
+		errs = append(errs, fmt.Errorf("--arch %q: must be amd64", o.Arch))
+	}
+	switch o.Output {
+	case "docker":
+	case "oci-tar":
+		if o.OutFile == "" {
+			o.OutFile = "edgectl-node-" + o.Arch + ".tar"
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--output %q: must be docker or oci-tar", o.Output))
+	}
+	if o.SourceDir == "" {
+		dir, err := FindSource(".")
+		if err != nil {
+			errs = append(errs, err)
+		}
+		o.SourceDir = dir
+	}
+	if o.CacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		o.CacheDir = filepath.Join(base, "edgectl", "build")
+	}
+	return errors.Join(errs...)
+}
+
+// FindSource walks up from dir to edgectl's go.mod.
+func FindSource(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.HasPrefix(string(data), "module "+ModulePath+"\n") {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("edgectl's source tree not found above %s: run `edgectl image build` inside a checkout of %s, or pass --source DIR", abs, ModulePath)
+		}
+	}
+}

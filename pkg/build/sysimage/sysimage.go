@@ -1,0 +1,117 @@
+// Package sysimage builds the small system images a node needs offline
+// (pause, CoreDNS, the e2e echo workload) from static binaries, as image
+// tarballs written with go-containerregistry: no registry and no container
+// engine is involved, and the same inputs give the same bytes.
+package sysimage
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Spec describes a single-layer image.
+type Spec struct {
+	Ref        string            // e.g. ghcr.io/edgectl/pause:3.10
+	Arch       string            // amd64, arm64
+	Files      map[string]string // path in the image -> file on the host
+	Entrypoint []string
+	Env        []string
+	Labels     map[string]string
+	User       string
+}
+
+// Build returns the image for spec.
+func Build(s Spec) (v1.Image, error) {
+	layerTar, err := tarFiles(s.Files)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = s.Arch, "linux"
+	cf.Config.Entrypoint = s.Entrypoint
+	cf.Config.Env = append([]string{"PATH=/"}, s.Env...)
+	cf.Config.Labels = s.Labels
+	cf.Config.User = s.User
+	return mutate.ConfigFile(img, cf)
+}
+
+// WriteTarball builds spec and writes it to dst as an image archive that
+// `ctr images import` and `docker load` both read.
+func WriteTarball(dst string, s Spec) error {
+	img, err := Build(s)
+	if err != nil {
+		return fmt.Errorf("build image %s: %w", s.Ref, err)
+	}
+	ref, err := name.ParseReference(s.Ref)
+	if err != nil {
+		return fmt.Errorf("image reference %q: %w", s.Ref, err)
+	}
+	tmp := dst + ".tmp"
+	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
+		return fmt.Errorf("write image %s: %w", s.Ref, err)
+	}
+	return os.Rename(tmp, dst)
+}
+
+// tarFiles makes a layer holding the files (mode 0755, fixed timestamps so the
+// layer digest only depends on content).
+func tarFiles(files map[string]string) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	dirs := map[string]bool{}
+	epoch := time.Unix(0, 0)
+	for _, p := range paths {
+		for d := path.Dir(p); d != "/" && d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+			if err := tw.WriteHeader(&tar.Header{Name: d[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
+				return nil, err
+			}
+		}
+		data, err := os.ReadFile(files[p])
+		if err != nil {
+			return nil, err
+		}
+		hdr := &tar.Header{Name: p[1:], Mode: 0o755, Size: int64(len(data)), ModTime: epoch, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,155 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/internal/log"
+	"github.com/edgectl/edgectl/internal/runtime"
+	"github.com/edgectl/edgectl/internal/runtime/docker"
+)
+
+// Provider manages clusters on one container engine.
+type Provider struct {
+	rt     runtime.Provider
+	logger *log.Logger
+}
+
+// NewProvider connects to the engine from the environment (DOCKER_HOST).
+func NewProvider(logger *log.Logger) (*Provider, error) {
+	if logger == nil {
+		logger = log.Discard()
+	}
+	rt, err := docker.New()
+	if err != nil {
+		return nil, engineError(err)
+	}
+	return &Provider{rt: rt, logger: logger}, nil
+}
+
+// NewProviderWithRuntime uses rt (tests and other engines).
+func NewProviderWithRuntime(rt runtime.Provider, logger *log.Logger) *Provider {
+	if logger == nil {
+		logger = log.Discard()
+	}
+	return &Provider{rt: rt, logger: logger}
+}
+
+// Runtime exposes the engine (for image builds and tests).
+func (p *Provider) Runtime() runtime.Provider { return p.rt }
+
+func engineError(err error) error {
+	return edgeerrors.Wrap(edgeerrors.KindEngine,
+		"start the engine (e.g. `sudo systemctl start docker`, or `make deps` on a fresh machine) or set DOCKER_HOST",
+		fmt.Errorf("container engine not reachable: %w", err))
+}
+
+// Node is a node container of a cluster.
+type Node struct {
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
+	Role    string `json:"role"`
+	Index   int    `json:"index"`
+	IP      string `json:"ip"`
+	State   string `json:"state"`
+	Image   string `json:"image"`
+}
+
+// Nodes lists the containers of cluster ("" for every cluster), sorted by
+// role (servers first) and index.
+func (p *Provider) Nodes(ctx context.Context, cluster string) ([]Node, error) {
+	labels := map[string]string{runtime.LabelCluster: cluster}
+	cs, err := p.rt.List(ctx, labels)
+	if err != nil {
+		return nil, engineError(err)
+	}
+	nodes := make([]Node, 0, len(cs))
+	for _, c := range cs {
+		idx, _ := strconv.Atoi(c.Labels[runtime.LabelIndex])
+		ip := c.Labels[runtime.LabelIP]
+		if ip == "" {
+			ip = c.IP
+		}
+		nodes = append(nodes, Node{Name: c.Name, Cluster: c.Labels[runtime.LabelCluster], Role: c.Labels[runtime.LabelRole],
+			Index: idx, IP: ip, State: c.State, Image: c.Labels[runtime.LabelImage]})
+	}
+	order := map[string]int{RoleServer: 0, RoleAgent: 1, RoleLoadBalancer: 2}
+	sort.SliceStable(nodes, func(i, j int) bool {
+		a, b := nodes[i], nodes[j]
+		if a.Cluster != b.Cluster {
+			return a.Cluster < b.Cluster
+		}
+		if order[a.Role] != order[b.Role] {
+			return order[a.Role] < order[b.Role]
+		}
+		return a.Index < b.Index
+	})
+	return nodes, nil
+}
+
+// randomToken is the cluster's shared join secret.
+func randomToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// freePort asks the kernel for a free TCP port on ip.
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portFree reports whether ip:port can be bound now.
+func portFree(ip string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// pickSubnet returns the first /24 of 10.89.0.0/16 that overlaps no network
+// the engine knows.
+func pickSubnet(used []string) (string, error) {
+	var taken []netip.Prefix
+	for _, u := range used {
+		if p, err := netip.ParsePrefix(u); err == nil {
+			taken = append(taken, p)
+		}
+	}
+	for i := 0; i < 256; i++ {
+		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 89, byte(i), 0}), 24)
+		free := true
+		for _, t := range taken {
+			if t.Overlaps(cand) {
+				free = false
+				break
+			}
+		}
+		if free {
+			return cand.String(), nil
+		}
+	}
+	return "", fmt.Errorf("no free /24 left in 10.89.0.0/16: pass --subnet")
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

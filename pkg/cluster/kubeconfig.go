@@ -1,0 +1,166 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+)
+
+// fetchKubeconfig waits for the first server to write its admin kubeconfig,
+// then points it at the API port published on the host and names everything
+// after the cluster.
+func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP string, apiPort int) (*clientcmdapi.Config, error) {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		res, err := p.rt.Exec(ctx, server, []string{"cat", adminKubeconfig}, nil)
+		if err == nil && res.ExitCode == 0 && res.Stdout != "" {
+			kc, err := clientcmd.Load([]byte(res.Stdout))
+			if err != nil {
+				return nil, fmt.Errorf("parse kubeconfig of %s: %w", server, err)
+			}
+			return renameKubeconfig(kc, Context(cluster), "https://"+hostPort(hostIP, apiPort)), nil
+		}
+		if time.Now().After(deadline) {
+			return nil, edgeerrors.New(edgeerrors.KindTimeout, fmt.Sprintf("look at `docker logs %s` and `docker exec %s journalctl -u edgelet`", server, server),
+				"server %s did not write %s within 3m", server, adminKubeconfig)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func hostPort(ip string, port int) string {
+	if ip == "0.0.0.0" || ip == "" {
+		ip = "127.0.0.1"
+	}
+	if strings.Contains(ip, ":") {
+		ip = "[" + ip + "]"
+	}
+	return ip + ":" + strconv.Itoa(port)
+}
+
+// renameKubeconfig returns kc with one cluster, user and context named name.
+func renameKubeconfig(kc *clientcmdapi.Config, name, server string) *clientcmdapi.Config {
+	out := clientcmdapi.NewConfig()
+	ctx := kc.Contexts[kc.CurrentContext]
+	if ctx == nil {
+		return out
+	}
+	cl := kc.Clusters[ctx.Cluster].DeepCopy()
+	cl.Server = server
+	out.Clusters[name] = cl
+	out.AuthInfos[name] = kc.AuthInfos[ctx.AuthInfo].DeepCopy()
+	out.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	out.CurrentContext = name
+	return out
+}
+
+// KubeconfigPath is the file edgectl merges into: the first entry of
+// $KUBECONFIG, or ~/.kube/config.
+func KubeconfigPath(explicit string) string {
+	if explicit != "" {
+		return explicit
+	}
+	if env := os.Getenv("KUBECONFIG"); env != "" {
+		for _, p := range filepath.SplitList(env) {
+			if p != "" {
+				return p
+			}
+		}
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".kube", "config")
+}
+
+// mergeKubeconfig writes the cluster's entries into the kubeconfig file.
+func mergeKubeconfig(path string, kc *clientcmdapi.Config, name string, switchContext bool) error {
+	path = KubeconfigPath(path)
+	existing, err := loadOrEmpty(path)
+	if err != nil {
+		return err
+	}
+	existing.Clusters[name] = kc.Clusters[name]
+	existing.AuthInfos[name] = kc.AuthInfos[name]
+	existing.Contexts[name] = kc.Contexts[name]
+	if switchContext || existing.CurrentContext == "" {
+		existing.CurrentContext = name
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return clientcmd.WriteToFile(*existing, path)
+}
+
+// removeKubeconfig deletes the cluster's entries; a missing file is fine.
+func removeKubeconfig(path, name string) error {
+	path = KubeconfigPath(path)
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		return nil
+	}
+	existing, err := loadOrEmpty(path)
+	if err != nil {
+		return err
+	}
+	if existing.Contexts[name] == nil && existing.Clusters[name] == nil {
+		return nil
+	}
+	delete(existing.Clusters, name)
+	delete(existing.AuthInfos, name)
+	delete(existing.Contexts, name)
+	if existing.CurrentContext == name {
+		existing.CurrentContext = ""
+	}
+	return clientcmd.WriteToFile(*existing, path)
+}
+
+func loadOrEmpty(path string) (*clientcmdapi.Config, error) {
+	kc, err := clientcmd.LoadFromFile(path)
+	if os.IsNotExist(err) {
+		return clientcmdapi.NewConfig(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read kubeconfig %s: %w", path, err)
+	}
+	return kc, nil
+}
+
+// Kubeconfig returns the cluster's kubeconfig (for the host) as YAML.
+func (p *Provider) Kubeconfig(ctx context.Context, cluster string) ([]byte, error) {
+	nodes, err := p.Nodes(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	var server string
+	var apiPort int
+	for _, n := range nodes {
+		if n.Role == RoleServer && n.State == "running" && server == "" {
+			server = n.Name
+		}
+	}
+	if server == "" {
+		return nil, edgeerrors.New(edgeerrors.KindNotFound, "list clusters with `edgectl cluster list`; start it with `edgectl cluster start`",
+			"cluster %q has no running server", cluster)
+	}
+	cs, err := p.rt.List(ctx, map[string]string{"io.edgectl.cluster": cluster, "io.edgectl.role": RoleLoadBalancer})
+	if err != nil || len(cs) == 0 {
+		return nil, fmt.Errorf("cluster %q has no load balancer", cluster)
+	}
+	apiPort, _ = strconv.Atoi(cs[0].Labels["io.edgectl.api-port"])
+	kc, err := p.fetchKubeconfig(ctx, cluster, server, "127.0.0.1", apiPort)
+	if err != nil {
+		return nil, err
+	}
+	return clientcmd.Write(*kc)
+}

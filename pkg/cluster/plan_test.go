@@ -1,0 +1,68 @@
+package cluster
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+)
+
+func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
+	cfg := &v1alpha1.Cluster{Name: "demo", Servers: 3, Agents: 2,
+		Nodes: []v1alpha1.Node{{Role: "agent", Index: 1, Labels: map[string]string{"site": "edge-1"}, Taints: []string{"edge=true:NoSchedule"}}}}
+	v1alpha1.SetDefaults(cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := makePlan(cfg, "10.89.3.0/24", 41000, "tok", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LB.IP != "10.89.3.2" || p.Servers[2].IP != "10.89.3.12" || p.Agents[1].IP != "10.89.3.21" || p.Gateway != "10.89.3.1" {
+		t.Fatalf("unexpected addresses: lb %s server2 %s agent1 %s gw %s", p.LB.IP, p.Servers[2].IP, p.Agents[1].IP, p.Gateway)
+	}
+	if p.LB.Ports[0].HostPort != 41000 || p.LB.Ports[0].ContainerPort != APIPort {
+		t.Fatalf("API not published: %+v", p.LB.Ports)
+	}
+	var s0, s1, a1 map[string]any
+	mustYAML(t, p.Servers[0].Files[edgeletConfig], &s0)
+	mustYAML(t, p.Servers[1].Files[edgeletConfig], &s1)
+	mustYAML(t, p.Agents[1].Files[edgeletConfig], &a1)
+	if s0["cluster-init"] != true || s1["server"] != "https://10.89.3.10:6443" {
+		t.Errorf("HA join not planned: s0=%v s1=%v", s0, s1)
+	}
+	if a1["server"] != "https://10.89.3.2:6443" || a1["node-ip"] != "10.89.3.21" {
+		t.Errorf("agent must join through the LB with its static IP: %v", a1)
+	}
+	if got := a1["node-label"]; len(got.([]any)) != 1 || got.([]any)[0] != "site=edge-1" {
+		t.Errorf("node labels: %v", got)
+	}
+	if string(p.Agents[0].Files[edgeletRole]) != "EDGELET_ROLE=agent\n" {
+		t.Errorf("role file: %q", p.Agents[0].Files[edgeletRole])
+	}
+	hc := string(p.LB.Files[haproxyConfig])
+	for _, ip := range []string{"10.89.3.10:6443", "10.89.3.11:6443", "10.89.3.12:6443"} {
+		if !strings.Contains(hc, ip) {
+			t.Errorf("haproxy config lacks %s:\n%s", ip, hc)
+		}
+	}
+}
+
+func TestPickSubnetSkipsUsed(t *testing.T) {
+	got, err := pickSubnet([]string{"172.17.0.0/16", "10.89.0.0/24", "10.89.1.0/24"})
+	if err != nil || got != "10.89.2.0/24" {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	if got, _ := pickSubnet([]string{"10.0.0.0/8"}); got != "" {
+		t.Fatalf("overlapping /8 not respected: %s", got)
+	}
+}
+
+func mustYAML(t *testing.T, data []byte, v any) {
+	t.Helper()
+	if err := yaml.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,100 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+)
+
+// waitUsable waits, within timeout, for the real signals that a cluster can
+// be used: /readyz through the load balancer, `want` nodes Ready, and CoreDNS
+// available. On timeout the error names what was not ready.
+func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout time.Duration) error {
+	restCfg, err := clientcmd.NewDefaultClientConfig(*kc, nil).ClientConfig()
+	if err != nil {
+		return err
+	}
+	restCfg.Timeout = 5 * time.Second
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	state := "the API server /readyz"
+	err = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		var ok bool
+		ok, state = usable(ctx, client, want)
+		return ok, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil && ctx.Err() != context.DeadlineExceeded {
+			return err
+		}
+		return edgeerrors.New(edgeerrors.KindTimeout, "raise --wait, or look at the exported node logs",
+			"cluster not usable after %s: waiting for %s", timeout, state)
+	}
+	return nil
+}
+
+// usable checks once, and says what it is still waiting for.
+func usable(ctx context.Context, client kubernetes.Interface, want int) (bool, string) {
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	if err != nil || string(body) != "ok" {
+		return false, "the API server /readyz"
+	}
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, "the node list"
+	}
+	var notReady []string
+	ready := 0
+	for _, n := range nodes.Items {
+		if nodeReady(&n) {
+			ready++
+		} else {
+			notReady = append(notReady, n.Name)
+		}
+	}
+	if ready < want {
+		sort.Strings(notReady)
+		return false, fmt.Sprintf("%d of %d nodes Ready (not ready: %s)", ready, want, orNone(notReady))
+	}
+	dep, err := client.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil || !deploymentAvailable(dep) {
+		return false, "CoreDNS (deployment kube-system/coredns) to be available"
+	}
+	return true, ""
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func deploymentAvailable(d *appsv1.Deployment) bool {
+	return d.Status.ReadyReplicas > 0 && d.Status.ReadyReplicas >= d.Status.Replicas
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none registered yet"
+	}
+	return strings.Join(s, ", ")
+}

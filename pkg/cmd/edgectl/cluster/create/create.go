@@ -1,0 +1,96 @@
+// Package create is `edgectl cluster create`.
+package create
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/cluster"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+)
+
+type flagpole struct {
+	Config          string
+	Servers, Agents int
+	Image           string
+	Wait            time.Duration
+	Retain          bool
+	APIPort         int
+	Subnet          string
+	NoSwitchContext bool
+	Kubeconfig      string
+}
+
+// NewCommand returns `edgectl cluster create`.
+func NewCommand(deps cmdutil.Deps) *cobra.Command {
+	f := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "create [NAME]",
+		Short: "Create a cluster",
+		Long: `Create a cluster of node containers and wait until it is usable: the API
+answers /readyz through the load balancer, every node is Ready and CoreDNS is
+available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
+~/.kube/config) and made current.`,
+		Example: `  edgectl cluster create demo --agents 3
+  edgectl cluster create ha --servers 3 --agents 2
+  edgectl cluster create --config cluster.yaml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := &v1alpha1.Cluster{}
+			if f.Config != "" {
+				var err error
+				if cfg, err = v1alpha1.Load(f.Config, deps.Streams.In); err != nil {
+					return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "see `edgectl config init` for the format", err)
+				}
+			}
+			// Flags override the file.
+			if len(args) == 1 {
+				cfg.Name = args[0]
+			}
+			fl := cmd.Flags()
+			if fl.Changed("servers") {
+				cfg.Servers = f.Servers
+			}
+			if fl.Changed("agents") {
+				cfg.Agents = f.Agents
+			}
+			if fl.Changed("image") {
+				cfg.Image = f.Image
+			}
+			if fl.Changed("api-port") {
+				cfg.Network.APIPort = f.APIPort
+			}
+			if fl.Changed("subnet") {
+				cfg.Network.Subnet = f.Subnet
+			}
+			p, err := cluster.NewProvider(deps.Logger())
+			if err != nil {
+				return err
+			}
+			err = p.Create(cmd.Context(), cluster.CreateOptions{
+				Config: cfg, Wait: f.Wait, Retain: f.Retain, SwitchContext: !f.NoSwitchContext, Kubeconfig: f.Kubeconfig,
+			})
+			if err != nil {
+				return fmt.Errorf("create cluster %q: %w", cfg.Name, err)
+			}
+			fmt.Fprintf(deps.Streams.ErrOut, "\nCluster %q is ready. Try:\n  kubectl --context %s get nodes\n", cfg.Name, cluster.Context(cfg.Name))
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&f.Config, "config", "c", "", "cluster config file (apiVersion edgectl.io/v1alpha1), - for stdin")
+	fs.IntVarP(&f.Servers, "servers", "s", 1, "number of servers (control-plane nodes); 3 is HA")
+	fs.IntVarP(&f.Agents, "agents", "a", 0, "number of agents (workers)")
+	fs.StringVar(&f.Image, "image", v1alpha1.DefaultImage, "node image")
+	fs.DurationVar(&f.Wait, "wait", 3*time.Minute, "how long to wait for a usable cluster (0 = do not wait)")
+	fs.BoolVar(&f.Retain, "retain", false, "keep the containers of a failed create, for debugging")
+	fs.IntVar(&f.APIPort, "api-port", 0, "host port of the API (default: a free port on 127.0.0.1)")
+	fs.StringVar(&f.Subnet, "subnet", "", "IPv4 subnet of the cluster network (default: a free /24 of 10.89.0.0/16)")
+	fs.BoolVar(&f.NoSwitchContext, "no-switch-context", false, "do not make the new context current")
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: first of $KUBECONFIG, or ~/.kube/config)")
+	return cmd
+}

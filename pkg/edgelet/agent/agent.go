@@ -1,0 +1,164 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/edgectl/edgectl/pkg/edgelet/component"
+	"github.com/edgectl/edgectl/pkg/edgelet/config"
+	"github.com/edgectl/edgectl/pkg/edgelet/pki"
+)
+
+// Credentials are what the node's components authenticate with.
+type Credentials struct {
+	CAFile string
+	// KubeletKubeconfig holds the kubelet's client certificate. When it does
+	// not exist yet, kubelet creates it through BootstrapKubeconfig (CSR).
+	KubeletKubeconfig   string
+	BootstrapKubeconfig string
+	KubeProxyKubeconfig string
+}
+
+type agent struct {
+	cfg   *config.Agent
+	creds Credentials
+	errc  chan error
+}
+
+func (a *agent) fatal(err error) {
+	select {
+	case a.errc <- err:
+	default:
+	}
+}
+
+// Run starts containerd, imports the offline images, and runs kubelet,
+// kube-proxy and the pod network until ctx ends or one of them fails.
+func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
+	a := &agent{cfg: cfg, creds: creds, errc: make(chan error, 4)}
+	cfg.Unprivileged = !hasCapSysResource()
+	if cfg.Unprivileged {
+		klog.InfoS("No CAP_SYS_RESOURCE: pods keep non-negative oom_score_adj")
+	}
+	if err := a.startContainerd(ctx); err != nil {
+		return err
+	}
+	if err := a.importImages(ctx); err != nil {
+		return err
+	}
+	kubeletArgs, err := a.writeKubeletFiles()
+	if err != nil {
+		return err
+	}
+	go func() { a.fatal(fmt.Errorf("kubelet: %w", component.Kubelet(ctx, kubeletArgs))) }()
+
+	restCfg, err := clientcmd.BuildConfigFromFlags("", creds.KubeProxyKubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	proxyConf := filepath.Join(cfg.AgentDir(), "kube-proxy.yaml")
+	data, err := kubeProxyConfig(creds.KubeProxyKubeconfig, cfg.NodeName, cfg.ClusterCIDR)
+	if err != nil {
+		return err
+	}
+	if err := pki.WriteFileIfChanged(proxyConf, data, 0o600); err != nil {
+		return err
+	}
+	proxyArgs := append([]string{"--config=" + proxyConf}, dashArgs(cfg.KubeProxyArgs)...)
+	go func() { a.fatal(fmt.Errorf("kube-proxy: %w", component.Proxy(ctx, proxyArgs))) }()
+	go func() {
+		if err := a.runNetwork(ctx, client); err != nil && ctx.Err() == nil {
+			a.fatal(err)
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.errc:
+		return err
+	}
+}
+
+func (a *agent) writeKubeletFiles() ([]string, error) {
+	cfg := a.cfg
+	dir := cfg.AgentDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	resolv, err := podResolvConf(dir)
+	if err != nil {
+		return nil, err
+	}
+	data, err := kubeletConfig(cfg.ClusterDNS, cfg.ClusterDomain, a.creds.CAFile, resolv, cgroupV1())
+	if err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(dir, "kubelet.yaml")
+	if err := pki.WriteFileIfChanged(confPath, data, 0o600); err != nil {
+		return nil, err
+	}
+	args := []string{
+		"--config=" + confPath,
+		"--kubeconfig=" + a.creds.KubeletKubeconfig,
+		"--hostname-override=" + cfg.NodeName,
+		"--node-ip=" + cfg.NodeIP,
+		"--cert-dir=" + filepath.Join(dir, "kubelet-pki"),
+	}
+	if a.creds.BootstrapKubeconfig != "" {
+		args = append(args, "--bootstrap-kubeconfig="+a.creds.BootstrapKubeconfig)
+	}
+	labels := append([]string{}, cfg.NodeLabels...)
+	if len(labels) > 0 {
+		args = append(args, "--node-labels="+strings.Join(labels, ","))
+	}
+	if len(cfg.NodeTaints) > 0 {
+		args = append(args, "--register-with-taints="+strings.Join(cfg.NodeTaints, ","))
+	}
+	return append(args, dashArgs(cfg.KubeletArgs)...), nil
+}
+
+// podResolvConf returns the resolv.conf that pods (and CoreDNS's upstream)
+// use: the node's own, unless it only lists loopback servers, which a pod
+// cannot reach from its network namespace (systemd-resolved's 127.0.0.53, or
+// Docker's 127.0.0.11 when the node entrypoint could not redirect it).
+func podResolvConf(dir string) (string, error) {
+	for _, path := range []string{"/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"} {
+		data, err := os.ReadFile(path)
+		if err == nil && hasRoutableNameserver(string(data)) {
+			return path, nil
+		}
+	}
+	klog.InfoS("No routable nameserver in /etc/resolv.conf; pods will use 8.8.8.8 upstream")
+	path := filepath.Join(dir, "resolv.conf")
+	return path, pki.WriteFileIfChanged(path, []byte("nameserver 8.8.8.8\n"), 0o644)
+}
+
+func hasRoutableNameserver(resolvConf string) bool {
+	for _, line := range strings.Split(resolvConf, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && !strings.HasPrefix(f[1], "127.") && f[1] != "::1" {
+			return true
+		}
+	}
+	return false
+}
+
+// dashArgs turns name=value into --name=value.
+func dashArgs(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		out = append(out, "--"+strings.TrimLeft(s, "-"))
+	}
+	return out
+}

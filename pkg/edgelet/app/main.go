@@ -1,0 +1,118 @@
+// Package app is edgelet's command line: `edgelet server`, `edgelet agent`,
+// `edgelet kubectl` and `edgelet version`.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/component-base/cli"
+	"k8s.io/component-base/version"
+	kubectlcmd "k8s.io/kubectl/pkg/cmd"
+	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
+
+	"github.com/edgectl/edgectl/pkg/edgelet/config"
+	"github.com/edgectl/edgectl/pkg/edgelet/server"
+)
+
+// Main runs edgelet and exits.
+func Main() {
+	// `kubectl` and the kubectl symlink hand over to upstream kubectl, which
+	// parses its own arguments.
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		runKubectl()
+	}
+	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
+		os.Args = os.Args[1:]
+		runKubectl()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := newRoot().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "edgelet:", err)
+		os.Exit(1)
+	}
+}
+
+func runKubectl() {
+	if os.Getenv("KUBECONFIG") == "" {
+		if _, err := os.Stat(config.DefaultKubeconfig); err == nil {
+			os.Setenv("KUBECONFIG", config.DefaultKubeconfig)
+		}
+	}
+	if err := cli.RunNoErrOutput(kubectlcmd.NewDefaultKubectlCommand()); err != nil {
+		kubectlutil.CheckErr(err) // prints the error the kubectl way and exits
+	}
+	os.Exit(0)
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "edgelet",
+		Short:         "A lightweight Kubernetes distribution for edge nodes",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(),
+		&cobra.Command{Use: "kubectl", Short: "Run kubectl against this server", DisableFlagParsing: true})
+	return root
+}
+
+func newServerCommand() *cobra.Command {
+	cfg := &config.Server{}
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a control-plane node (and its agent, unless --disable-agent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.LoadFile(cmd.Flags(), configFile); err != nil {
+				return err
+			}
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVarP(&configFile, "config", "c", "/etc/edgelet/config.yaml", "YAML file of flag values")
+	config.AddServerFlags(cmd.Flags(), cfg)
+	return cmd
+}
+
+func newAgentCommand() *cobra.Command {
+	cfg := &config.Agent{}
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a worker node that joins a server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.LoadFile(cmd.Flags(), configFile); err != nil {
+				return err
+			}
+			if cfg.Server == "" || cfg.Token == "" {
+				return errors.New("agent needs --server https://HOST:6443 and --token (from the server's DATA_DIR/server/token)")
+			}
+			return errors.New("agent join is not implemented yet")
+		},
+	}
+	cmd.Flags().StringVarP(&configFile, "config", "c", "/etc/edgelet/config.yaml", "YAML file of flag values")
+	cmd.Flags().StringVar(&cfg.Server, "server", "", "URL of a server, https://HOST:6443")
+	config.AddAgentFlags(cmd.Flags(), cfg)
+	return cmd
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the edgelet and Kubernetes versions",
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := version.Get()
+			fmt.Fprintf(cmd.OutOrStdout(), "edgelet %s (kubernetes %s, %s, %s)\n", edgeletVersion, v.GitVersion, v.GoVersion, v.Platform)
+		},
+	}
+}

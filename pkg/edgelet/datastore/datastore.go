@@ -1,0 +1,66 @@
+// Package datastore starts the storage the API server talks to: kine, which
+// speaks the etcd v3 API over SQLite (the default) or an external SQL
+// database. It runs in-process and listens on a unix socket.
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/k3s-io/kine/pkg/endpoint"
+)
+
+// DefaultSQLiteDSN is the SQLite database under dir with WAL journaling and a
+// busy timeout, so that concurrent writers wait instead of failing.
+func DefaultSQLiteDSN(dir string) string {
+	return "sqlite://" + filepath.Join(dir, "state.db") + "?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
+}
+
+// StartKine starts kine on a unix socket in serverDir and returns the etcd
+// endpoints for kube-apiserver. An empty dsn means SQLite in serverDir/db.
+func StartKine(ctx context.Context, serverDir, dsn string) ([]string, error) {
+	dbDir := filepath.Join(serverDir, "db")
+	if dsn == "" || strings.HasPrefix(dsn, "sqlite://") && dsn == "sqlite://" {
+		if err := os.MkdirAll(dbDir, 0o700); err != nil {
+			return nil, err
+		}
+		dsn = DefaultSQLiteDSN(dbDir)
+	}
+	sock := filepath.Join(serverDir, "kine.sock")
+	_ = os.Remove(sock) // a stale socket from an unclean stop blocks the listener
+	etcd, err := endpoint.Listen(ctx, endpoint.Config{
+		Listener: "unix://" + sock,
+		Endpoint: dsn,
+		// kine's library API has no defaults (its CLI does): these are the
+		// CLI's values, with compaction every 5 minutes as k3s runs it.
+		NotifyInterval:      5 * time.Second,
+		EmulatedETCDVersion: "3.6.11",
+		CompactInterval:     5 * time.Minute,
+		CompactTimeout:      5 * time.Second,
+		CompactMinRetain:    1000,
+		CompactBatchSize:    1000,
+		PollBatchSize:       500,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start kine (%s): %w", redact(dsn), err)
+	}
+	return etcd.Endpoints, nil
+}
+
+// redact hides a password in a DSN before it is logged.
+func redact(dsn string) string {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return dsn
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return dsn
+	}
+	user, _, _ := strings.Cut(userinfo, ":")
+	return scheme + "://" + user + ":***@" + host
+}
