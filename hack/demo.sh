@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=${DEMO_NAME:-demo}
-AGENTS=${DEMO_AGENTS:-0}
+AGENTS=${DEMO_AGENTS:-3}
 EDGECTL=bin/edgectl
 
 if "$EDGECTL" cluster list -o json | grep -q "\"name\": \"${NAME}\""; then

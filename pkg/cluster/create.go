@@ -133,23 +133,6 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 			return err
 		}
 	}
-	if len(pl.Agents) > 0 {
-		status.Start(fmt.Sprintf("Starting %d agent(s)", len(pl.Agents)))
-		var wg sync.WaitGroup
-		errs := make([]error, len(pl.Agents))
-		for i := range pl.Agents {
-			pl.Agents[i].Privileged = privileged
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				errs[i] = p.rt.CreateNode(ctx, withHostMounts(pl.Agents[i]))
-			}(i)
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-	}
 	status.Start("Writing kubeconfig")
 	kc, err := p.fetchKubeconfig(ctx, cfg.Name, pl.Servers[0].Name, cfg.Network.APIHostIP, apiPort)
 	if err != nil {
@@ -157,6 +140,16 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 	}
 	if err := mergeKubeconfig(opts.Kubeconfig, kc, Context(cfg.Name), opts.SwitchContext); err != nil {
 		return fmt.Errorf("merge kubeconfig: %w", err)
+	}
+	if cfg.Agents > 0 {
+		status.Start(fmt.Sprintf("Starting %d agent(s)", cfg.Agents))
+		joinToken, err := p.joinToken(ctx, pl.Servers[0].Name)
+		if err != nil {
+			return err
+		}
+		if err := p.startAgents(ctx, cfg, subnet, apiPort, 0, cfg.Agents, joinToken, privileged); err != nil {
+			return err
+		}
 	}
 	if opts.Wait > 0 {
 		status.Start(fmt.Sprintf("Waiting ≤ %s for the API, %d node(s) Ready and CoreDNS", opts.Wait, cfg.Servers+cfg.Agents))
@@ -166,6 +159,34 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 	}
 	status.End(true)
 	return nil
+}
+
+// startAgents creates agents first..first+n-1 in parallel.
+func (p *Provider) startAgents(ctx context.Context, cfg *v1alpha1.Cluster, subnet string, apiPort, first, n int, joinToken string, privileged bool) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		spec, err := agentSpec(cfg, subnet, apiPort, first+i, joinToken, privileged)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = p.rt.CreateNode(ctx, withHostMounts(spec))
+		}(i)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// joinToken reads the full join token (it pins the CA) from a server.
+func (p *Provider) joinToken(ctx context.Context, server string) (string, error) {
+	res, err := p.rt.Exec(ctx, server, []string{"cat", "/var/lib/edgelet/server/token"}, nil)
+	if err != nil || res.ExitCode != 0 {
+		return "", fmt.Errorf("read join token from %s: %v %s", server, err, res.Stderr)
+	}
+	return strings.TrimSpace(res.Stdout), nil
 }
 
 func orAny(ip string) string {

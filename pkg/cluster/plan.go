@@ -71,27 +71,18 @@ type plan struct {
 	Gateway string
 	LB      runtime.NodeSpec
 	Servers []runtime.NodeSpec
-	Agents  []runtime.NodeSpec
 }
 
-// makePlan turns a validated, defaulted config into container specs. It is a
-// pure function of its inputs.
+// makePlan turns a validated, defaulted config into the specs of the load
+// balancer and the servers. It is a pure function of its inputs. Agents are
+// planned by agentSpec once the first server has written the join token.
 func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, privileged bool) (*plan, error) {
 	addr, err := newAddresses(subnet)
 	if err != nil {
 		return nil, err
 	}
 	p := &plan{Network: networkName(cfg.Name), Subnet: subnet, Gateway: addr.gateway()}
-	common := func(role string, i int) map[string]string {
-		return map[string]string{
-			runtime.LabelCluster: cfg.Name,
-			runtime.LabelRole:    role,
-			runtime.LabelIndex:   strconv.Itoa(i),
-			runtime.LabelAPIPort: strconv.Itoa(apiPort),
-			runtime.LabelSubnet:  subnet,
-			runtime.LabelImage:   cfg.Image,
-		}
-	}
+	common := func(role string, i int) map[string]string { return commonLabels(cfg, role, i, apiPort, subnet) }
 	lbLabels := common(RoleLoadBalancer, 0)
 	lbLabels[runtime.LabelIP] = addr.lb()
 	p.LB = runtime.NodeSpec{
@@ -107,7 +98,6 @@ func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, p
 		}
 	}
 	firstServer := "https://" + addr.server(0) + ":" + strconv.Itoa(APIPort)
-	viaLB := "https://" + addr.lb() + ":" + strconv.Itoa(APIPort)
 	for i := 0; i < cfg.Servers; i++ {
 		name := nodeName(cfg.Name, RoleServer, i)
 		values := baseValues(cfg, name, addr.server(i), token)
@@ -126,17 +116,31 @@ func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, p
 		spec.Labels[labelToken] = token
 		p.Servers = append(p.Servers, spec)
 	}
-	for i := 0; i < cfg.Agents; i++ {
-		name := nodeName(cfg.Name, RoleAgent, i)
-		values := baseValues(cfg, name, addr.agent(i), token)
-		values["server"] = viaLB
-		spec, err := nodeSpec(cfg, RoleAgent, i, name, addr.agent(i), common(RoleAgent, i), values, cfg.AgentArgs, privileged)
-		if err != nil {
-			return nil, err
-		}
-		p.Agents = append(p.Agents, spec)
-	}
 	return p, nil
+}
+
+// agentSpec plans agent i. Agents join through the load balancer with the
+// full join token that the first server wrote, which pins the cluster CA.
+func agentSpec(cfg *v1alpha1.Cluster, subnet string, apiPort, i int, joinToken string, privileged bool) (runtime.NodeSpec, error) {
+	addr, err := newAddresses(subnet)
+	if err != nil {
+		return runtime.NodeSpec{}, err
+	}
+	name := nodeName(cfg.Name, RoleAgent, i)
+	values := baseValues(cfg, name, addr.agent(i), joinToken)
+	values["server"] = "https://" + addr.lb() + ":" + strconv.Itoa(APIPort)
+	return nodeSpec(cfg, RoleAgent, i, name, addr.agent(i), commonLabels(cfg, RoleAgent, i, apiPort, subnet), values, cfg.AgentArgs, privileged)
+}
+
+func commonLabels(cfg *v1alpha1.Cluster, role string, i, apiPort int, subnet string) map[string]string {
+	return map[string]string{
+		runtime.LabelCluster: cfg.Name,
+		runtime.LabelRole:    role,
+		runtime.LabelIndex:   strconv.Itoa(i),
+		runtime.LabelAPIPort: strconv.Itoa(apiPort),
+		runtime.LabelSubnet:  subnet,
+		runtime.LabelImage:   cfg.Image,
+	}
 }
 
 func serverIPs(addr addresses, n int) []string {

@@ -20,8 +20,13 @@ func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.LB.IP != "10.89.3.2" || p.Servers[2].IP != "10.89.3.12" || p.Agents[1].IP != "10.89.3.21" || p.Gateway != "10.89.3.1" {
-		t.Fatalf("unexpected addresses: lb %s server2 %s agent1 %s gw %s", p.LB.IP, p.Servers[2].IP, p.Agents[1].IP, p.Gateway)
+	agent1, err := agentSpec(cfg, "10.89.3.0/24", 41000, 1, "E1join", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent0, _ := agentSpec(cfg, "10.89.3.0/24", 41000, 0, "E1join", true)
+	if p.LB.IP != "10.89.3.2" || p.Servers[2].IP != "10.89.3.12" || agent1.IP != "10.89.3.21" || p.Gateway != "10.89.3.1" {
+		t.Fatalf("unexpected addresses: lb %s server2 %s agent1 %s gw %s", p.LB.IP, p.Servers[2].IP, agent1.IP, p.Gateway)
 	}
 	if p.LB.Ports[0].HostPort != 41000 || p.LB.Ports[0].ContainerPort != APIPort {
 		t.Fatalf("API not published: %+v", p.LB.Ports)
@@ -29,18 +34,18 @@ func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
 	var s0, s1, a1 map[string]any
 	mustYAML(t, p.Servers[0].Files[edgeletConfig], &s0)
 	mustYAML(t, p.Servers[1].Files[edgeletConfig], &s1)
-	mustYAML(t, p.Agents[1].Files[edgeletConfig], &a1)
+	mustYAML(t, agent1.Files[edgeletConfig], &a1)
 	if s0["cluster-init"] != true || s1["server"] != "https://10.89.3.10:6443" {
 		t.Errorf("HA join not planned: s0=%v s1=%v", s0, s1)
 	}
-	if a1["server"] != "https://10.89.3.2:6443" || a1["node-ip"] != "10.89.3.21" {
+	if a1["server"] != "https://10.89.3.2:6443" || a1["node-ip"] != "10.89.3.21" || a1["token"] != "E1join" {
 		t.Errorf("agent must join through the LB with its static IP: %v", a1)
 	}
 	if got := a1["node-label"]; len(got.([]any)) != 1 || got.([]any)[0] != "site=edge-1" {
 		t.Errorf("node labels: %v", got)
 	}
-	if string(p.Agents[0].Files[edgeletRole]) != "EDGELET_ROLE=agent\n" {
-		t.Errorf("role file: %q", p.Agents[0].Files[edgeletRole])
+	if string(agent0.Files[edgeletRole]) != "EDGELET_ROLE=agent\n" {
+		t.Errorf("role file: %q", agent0.Files[edgeletRole])
 	}
 	hc := string(p.LB.Files[haproxyConfig])
 	for _, ip := range []string{"10.89.3.10:6443", "10.89.3.11:6443", "10.89.3.12:6443"} {

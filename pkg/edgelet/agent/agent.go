@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -42,6 +43,7 @@ func (a *agent) fatal(err error) {
 // Run starts containerd, imports the offline images, and runs kubelet,
 // kube-proxy and the pod network until ctx ends or one of them fails.
 func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
+	component.AllowSharedLogging()
 	a := &agent{cfg: cfg, creds: creds, errc: make(chan error, 4)}
 	cfg.Unprivileged = !hasCapSysResource()
 	if cfg.Unprivileged {
@@ -59,6 +61,11 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	}
 	go func() { a.fatal(fmt.Errorf("kubelet: %w", component.Kubelet(ctx, kubeletArgs))) }()
 
+	// A joining agent's kubelet first trades its bootstrap token for a client
+	// certificate; kube-proxy and the pod network use that identity.
+	if err := waitForFile(ctx, creds.KubeProxyKubeconfig, a.errc); err != nil {
+		return err
+	}
 	restCfg, err := clientcmd.BuildConfigFromFlags("", creds.KubeProxyKubeconfig)
 	if err != nil {
 		return err
@@ -87,6 +94,22 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 		return nil
 	case err := <-a.errc:
 		return err
+	}
+}
+
+// waitForFile waits until path exists, a component fails, or ctx ends.
+func waitForFile(ctx context.Context, path string, errc chan error) error {
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errc:
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 

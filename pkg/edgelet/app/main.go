@@ -17,9 +17,14 @@ import (
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 
+	"github.com/edgectl/edgectl/pkg/edgelet/agent"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
 	"github.com/edgectl/edgectl/pkg/edgelet/server"
 )
+
+// exitBadToken is edgelet's exit code for a rejected join token
+// (RestartPreventExitStatus in edgelet.service).
+const exitBadToken = 3
 
 // Main runs edgelet and exits.
 func Main() {
@@ -36,6 +41,11 @@ func Main() {
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "edgelet:", err)
+		if errors.Is(err, agent.ErrToken) {
+			// The unit does not restart on this code: the same token
+			// would fail again.
+			os.Exit(exitBadToken)
+		}
 		os.Exit(1)
 	}
 }
@@ -97,7 +107,14 @@ func newAgentCommand() *cobra.Command {
 			if cfg.Server == "" || cfg.Token == "" {
 				return errors.New("agent needs --server https://HOST:6443 and --token (from the server's DATA_DIR/server/token)")
 			}
-			return errors.New("agent join is not implemented yet")
+			if err := cfg.Complete(); err != nil {
+				return err
+			}
+			creds, err := agent.Join(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			return agent.Run(cmd.Context(), cfg, creds)
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "/etc/edgelet/config.yaml", "YAML file of flag values")

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -110,4 +112,12 @@ func servingSpec(cfg *config.Server) (pki.CertSpec, error) {
 		return spec, fmt.Errorf("no IP for the serving certificate")
 	}
 	return spec, nil
+}
+
+func randomSecret() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
 }

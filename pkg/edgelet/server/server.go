@@ -61,6 +61,14 @@ func Run(ctx context.Context, cfg *config.Server) error {
 		return err
 	}
 	klog.InfoS("API server is ready", "after", time.Since(start).Round(time.Millisecond))
+	adminClient, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	if _, err := ensureJoin(ctx, cfg, adminClient, c.CA.CertPEM()); err != nil {
+		return err
+	}
+	// Written last: edgectl takes its presence to mean the token is ready too.
 	if err := writeAdminKubeconfig(cfg, c); err != nil {
 		return err
 	}
