@@ -5,8 +5,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,6 +20,9 @@ import (
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == "get" {
 		os.Exit(get(os.Args[2]))
+	}
+	if len(os.Args) > 2 && os.Args[1] == "api" {
+		os.Exit(api(os.Args[2]))
 	}
 	addr := ":8080"
 	if v := os.Getenv("PORT"); v != "" {
@@ -54,6 +60,40 @@ func get(url string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(os.Stdout, resp.Body)
 	if resp.StatusCode != http.StatusOK {
+		return 1
+	}
+	return 0
+}
+
+// api GETs a path of the in-cluster API with the pod's ServiceAccount token,
+// verifying the server against the mounted cluster CA.
+func api(path string) int {
+	const sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
+	tok, err := os.ReadFile(sa + "token")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ca, err := os.ReadFile(sa + "ca.crt")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	url := "https://" + net.JoinHostPort(os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")) + path
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+string(tok))
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(os.Stdout, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status)
 		return 1
 	}
 	return 0

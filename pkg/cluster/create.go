@@ -153,7 +153,8 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 	}
 	if opts.Wait > 0 {
 		status.Start(fmt.Sprintf("Waiting ≤ %s for the API, %d node(s) Ready and CoreDNS", opts.Wait, cfg.Servers+cfg.Agents))
-		if err := waitUsable(ctx, kc, cfg.Servers+cfg.Agents, opts.Wait); err != nil {
+		progress := func(s string) { p.logger.Vf(1, "waiting for %s", s) }
+		if err := waitUsable(ctx, kc, cfg.Servers+cfg.Agents, opts.Wait, progress); err != nil {
 			return p.failWithLogs(ctx, cfg.Name, opts.LogsDir, err)
 		}
 	}

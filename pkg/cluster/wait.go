@@ -21,7 +21,7 @@ import (
 // waitUsable waits, within timeout, for the real signals that a cluster can
 // be used: /readyz through the load balancer, `want` nodes Ready, and CoreDNS
 // available. On timeout the error names what was not ready.
-func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout time.Duration) error {
+func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout time.Duration, progress func(string)) error {
 	restCfg, err := clientcmd.NewDefaultClientConfig(*kc, nil).ClientConfig()
 	if err != nil {
 		return err
@@ -35,8 +35,14 @@ func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout 
 	defer cancel()
 	state := "the API server /readyz"
 	err = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		var ok bool
-		ok, state = usable(ctx, client, want)
+		ok, now := usable(ctx, client, want)
+		if ctx.Err() != nil {
+			return false, nil // keep the last real answer, not the deadline's
+		}
+		if now != state {
+			progress(now)
+		}
+		state = now
 		return ok, nil
 	})
 	if err != nil {
@@ -52,8 +58,11 @@ func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout 
 // usable checks once, and says what it is still waiting for.
 func usable(ctx context.Context, client kubernetes.Interface, want int) (bool, string) {
 	body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-	if err != nil || string(body) != "ok" {
-		return false, "the API server /readyz"
+	if err != nil {
+		return false, fmt.Sprintf("the API server /readyz (%v)", err)
+	}
+	if string(body) != "ok" {
+		return false, fmt.Sprintf("the API server /readyz (%.200s)", body)
 	}
 	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {

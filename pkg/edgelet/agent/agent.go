@@ -55,6 +55,11 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	if err := a.importImages(ctx); err != nil {
 		return err
 	}
+	if creds.BootstrapKubeconfig != "" && !usableKubeconfig(creds.KubeletKubeconfig) {
+		// A bootstrap cut short leaves a kubeconfig without its certificate;
+		// removing it makes kubelet bootstrap again instead of failing.
+		_ = os.Remove(creds.KubeletKubeconfig)
+	}
 	kubeletArgs, err := a.writeKubeletFiles()
 	if err != nil {
 		return err
@@ -63,7 +68,7 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 
 	// A joining agent's kubelet first trades its bootstrap token for a client
 	// certificate; kube-proxy and the pod network use that identity.
-	if err := waitForFile(ctx, creds.KubeProxyKubeconfig, a.errc); err != nil {
+	if err := waitForKubeconfig(ctx, creds.KubeProxyKubeconfig, a.errc); err != nil {
 		return err
 	}
 	restCfg, err := clientcmd.BuildConfigFromFlags("", creds.KubeProxyKubeconfig)
@@ -97,10 +102,28 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	}
 }
 
-// waitForFile waits until path exists, a component fails, or ctx ends.
-func waitForFile(ctx context.Context, path string, errc chan error) error {
+// usableKubeconfig reports whether path is a kubeconfig whose client
+// certificate is on disk. kubelet writes its kubeconfig during TLS bootstrap
+// before the certificate it names, and a reader in between fails.
+func usableKubeconfig(path string) bool {
+	kc, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return false
+	}
+	for _, ai := range kc.AuthInfos {
+		if ai.ClientCertificate != "" {
+			if fi, err := os.Stat(ai.ClientCertificate); err != nil || fi.Size() == 0 {
+				return false
+			}
+		}
+	}
+	return len(kc.AuthInfos) > 0
+}
+
+// waitForKubeconfig waits until path is usable, a component fails, or ctx ends.
+func waitForKubeconfig(ctx context.Context, path string, errc chan error) error {
 	for {
-		if _, err := os.Stat(path); err == nil {
+		if usableKubeconfig(path) {
 			return nil
 		}
 		select {
