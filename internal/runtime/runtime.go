@@ -113,6 +113,8 @@ type Provider interface {
 	Logs(ctx context.Context, name string, w io.Writer) error
 	ImageLabel(ctx context.Context, ref, label string) (string, bool, error)
 	LoadImage(ctx context.Context, archive io.Reader) error
+	ImageID(ctx context.Context, ref string) (string, error)
+	RemoveImage(ctx context.Context, id string) error
 }
 
 // UnprivilegedCaps is what a node gets where --privileged is refused (a host

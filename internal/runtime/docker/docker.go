@@ -18,6 +18,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
@@ -424,4 +425,22 @@ func (p *Provider) LoadImage(ctx context.Context, archive io.Reader) error {
 		return fmt.Errorf("engine refused the image: %s", out)
 	}
 	return nil
+}
+
+// ImageID returns the ID of a local image, or "" when it does not exist.
+func (p *Provider) ImageID(ctx context.Context, ref string) (string, error) {
+	insp, err := p.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		if client.IsErrNotFound(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	return insp.ID, nil
+}
+
+// RemoveImage deletes an image; one in use by a container is kept.
+func (p *Provider) RemoveImage(ctx context.Context, id string) error {
+	_, err := p.cli.ImageRemove(ctx, id, image.RemoveOptions{PruneChildren: true})
+	return err
 }

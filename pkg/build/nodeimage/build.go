@@ -27,6 +27,10 @@ type Engine interface {
 	ImageLabel(ctx context.Context, ref, label string) (string, bool, error)
 	// LoadImage loads a `docker save` style archive.
 	LoadImage(ctx context.Context, archive io.Reader) error
+	// ImageID returns the ID of ref ("" when absent).
+	ImageID(ctx context.Context, ref string) (string, error)
+	// RemoveImage deletes an image by ID, unless a container uses it.
+	RemoveImage(ctx context.Context, id string) error
 }
 
 // Labels of the node image.
@@ -211,11 +215,17 @@ func (b *builder) output(ctx context.Context, img v1.Image) error {
 		return writeOCITar(b.opts.OutFile, ref, img)
 	}
 	b.log("loading %s into the container engine", b.opts.Tag)
+	oldID, _ := b.engine.ImageID(ctx, b.opts.Tag)
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(tarball.Write(ref, img, pw)) }()
 	if err := b.engine.LoadImage(ctx, pr); err != nil {
 		pr.CloseWithError(err)
 		return fmt.Errorf("load image: %w", err)
+	}
+	// The tag moved to the new image; drop the old one so rebuilds do not
+	// pile up 400 MB dangling images. In use by a cluster, it stays.
+	if newID, _ := b.engine.ImageID(ctx, b.opts.Tag); oldID != "" && newID != oldID {
+		_ = b.engine.RemoveImage(ctx, oldID)
 	}
 	return nil
 }
