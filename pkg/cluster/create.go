@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -129,6 +130,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 	}
 	for i := 1; i < len(pl.Servers); i++ {
 		pl.Servers[i].Privileged = privileged
+		pl.Servers[i].Labels[labelPrivileged] = strconv.FormatBool(privileged)
 		if err := p.rt.CreateNode(ctx, withHostMounts(pl.Servers[i])); err != nil {
 			return err
 		}
@@ -216,6 +218,7 @@ func (p *Provider) startFirst(ctx context.Context, spec *runtime.NodeSpec) (priv
 		return false, err
 	}
 	spec.Privileged = false
+	spec.Labels[labelPrivileged] = "false"
 	return false, p.rt.CreateNode(ctx, withHostMounts(*spec))
 }
 

@@ -22,12 +22,15 @@ const (
 
 // Container paths and ports.
 const (
-	APIPort         = 6443
-	edgeletConfig   = "/etc/edgelet/config.yaml"
-	edgeletRole     = "/etc/edgelet/role"
-	adminKubeconfig = "/etc/edgelet/edgelet.yaml"
-	haproxyConfig   = "/etc/edgectl/haproxy.cfg"
-	labelToken      = "io.edgectl.token"
+	APIPort          = 6443
+	edgeletConfig    = "/etc/edgelet/config.yaml"
+	edgeletRole      = "/etc/edgelet/role"
+	adminKubeconfig  = "/etc/edgelet/edgelet.yaml"
+	haproxyConfig    = "/etc/edgectl/haproxy.cfg"
+	labelToken       = "io.edgectl.token"
+	labelPrivileged  = "io.edgectl.privileged"
+	labelClusterCIDR = "io.edgectl.cluster-cidr"
+	labelServiceCIDR = "io.edgectl.service-cidr"
 )
 
 // Names of the cluster's engine objects.
@@ -90,7 +93,7 @@ func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, p
 		Labels:     lbLabels,
 		Entrypoint: []string{"haproxy", "-W", "-db", "-f", haproxyConfig},
 		Ports:      []runtime.PortMapping{{HostIP: cfg.Network.APIHostIP, HostPort: apiPort, ContainerPort: APIPort, Protocol: "tcp"}},
-		Files:      map[string][]byte{haproxyConfig: []byte(haproxyConfigFor(serverIPs(addr, cfg.Servers), cfg.Ports))},
+		Files:      map[string][]byte{haproxyConfig: []byte(haproxyConfigFor(serverIPs(addr, cfg.Servers), nodeIPs(addr, cfg.Servers, cfg.Agents), cfg.Ports))},
 	}
 	for _, port := range cfg.Ports {
 		if port.Node == RoleLoadBalancer {
@@ -140,7 +143,18 @@ func commonLabels(cfg *v1alpha1.Cluster, role string, i, apiPort int, subnet str
 		runtime.LabelAPIPort: strconv.Itoa(apiPort),
 		runtime.LabelSubnet:  subnet,
 		runtime.LabelImage:   cfg.Image,
+		labelClusterCIDR:     cfg.Kubernetes.ClusterCIDR,
+		labelServiceCIDR:     cfg.Kubernetes.ServiceCIDR,
 	}
+}
+
+// nodeIPs are the addresses of every server and agent.
+func nodeIPs(addr addresses, servers, agents int) []string {
+	ips := serverIPs(addr, servers)
+	for i := 0; i < agents; i++ {
+		ips = append(ips, addr.agent(i))
+	}
+	return ips
 }
 
 func serverIPs(addr addresses, n int) []string {
@@ -213,8 +227,16 @@ func nodeSpec(cfg *v1alpha1.Cluster, role string, i int, name, ip string, labels
 		return runtime.NodeSpec{}, err
 	}
 	labels[runtime.LabelIP] = ip
+	labels[labelPrivileged] = strconv.FormatBool(privileged)
+	var ports []runtime.PortMapping
+	for _, p := range cfg.Ports {
+		if p.Node == fmt.Sprintf("%s:%d", role, i) {
+			ports = append(ports, runtime.PortMapping{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
+		}
+	}
 	return runtime.NodeSpec{
-		Name: name, Hostname: name, Image: cfg.Image, IP: ip, Network: networkName(cfg.Name),
+		Ports: ports,
+		Name:  name, Hostname: name, Image: cfg.Image, IP: ip, Network: networkName(cfg.Name),
 		Labels:     labels,
 		Node:       true,
 		Privileged: privileged,
@@ -236,7 +258,7 @@ func nodeSpec(cfg *v1alpha1.Cluster, role string, i int, name, ip string, labels
 // haproxyConfigFor renders the load balancer's config: TCP to every server's
 // API port, health-checked on /readyz, plus the user's published ports to the
 // same port on every node.
-func haproxyConfigFor(servers []string, ports []v1alpha1.Port) string {
+func haproxyConfigFor(servers, nodes []string, ports []v1alpha1.Port) string {
 	var b strings.Builder
 	b.WriteString(`# Written by edgectl; regenerated when servers change.
 global
@@ -264,6 +286,18 @@ backend kube-apiservers
 `)
 	for i, ip := range servers {
 		fmt.Fprintf(&b, "  server server-%d %s:%d\n", i, ip, APIPort)
+	}
+	for _, p := range ports {
+		if p.Node != RoleLoadBalancer {
+			continue
+		}
+		// A published port reaches the same port on every node, like a
+		// cloud load balancer in front of a NodePort.
+		fmt.Fprintf(&b, "\nfrontend port-%d\n  bind *:%d\n  default_backend port-%d\n\nbackend port-%d\n  default-server inter 2s fall 2 rise 1 check\n",
+			p.ContainerPort, p.ContainerPort, p.ContainerPort, p.ContainerPort)
+		for i, ip := range nodes {
+			fmt.Fprintf(&b, "  server node-%d %s:%d\n", i, ip, p.ContainerPort)
+		}
 	}
 	return b.String()
 }

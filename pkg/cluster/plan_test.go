@@ -11,6 +11,7 @@ import (
 
 func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
 	cfg := &v1alpha1.Cluster{Name: "demo", Servers: 3, Agents: 2,
+		Ports: []v1alpha1.Port{{HostPort: 8080, ContainerPort: 30080}, {HostPort: 9000, ContainerPort: 30090, Node: "agent:1"}},
 		Nodes: []v1alpha1.Node{{Role: "agent", Index: 1, Labels: map[string]string{"site": "edge-1"}, Taints: []string{"edge=true:NoSchedule"}}}}
 	v1alpha1.SetDefaults(cfg)
 	if err := cfg.Validate(); err != nil {
@@ -31,6 +32,9 @@ func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
 	if p.LB.Ports[0].HostPort != 41000 || p.LB.Ports[0].ContainerPort != APIPort {
 		t.Fatalf("API not published: %+v", p.LB.Ports)
 	}
+	if len(p.LB.Ports) != 2 || p.LB.Ports[1].HostPort != 8080 || len(agent1.Ports) != 1 || agent1.Ports[0].HostPort != 9000 {
+		t.Fatalf("user ports: lb %+v agent1 %+v", p.LB.Ports, agent1.Ports)
+	}
 	var s0, s1, a1 map[string]any
 	mustYAML(t, p.Servers[0].Files[edgeletConfig], &s0)
 	mustYAML(t, p.Servers[1].Files[edgeletConfig], &s1)
@@ -48,7 +52,7 @@ func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
 		t.Errorf("role file: %q", agent0.Files[edgeletRole])
 	}
 	hc := string(p.LB.Files[haproxyConfig])
-	for _, ip := range []string{"10.89.3.10:6443", "10.89.3.11:6443", "10.89.3.12:6443"} {
+	for _, ip := range []string{"10.89.3.10:6443", "10.89.3.11:6443", "10.89.3.12:6443", "bind *:30080", "10.89.3.21:30080"} {
 		if !strings.Contains(hc, ip) {
 			t.Errorf("haproxy config lacks %s:\n%s", ip, hc)
 		}

@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,4 +140,15 @@ func (e *env) nodeExec(t *testing.T, node string, cmd ...string) string {
 
 func nodeName(cluster, role string, i int) string {
 	return fmt.Sprintf("edgectl-%s-%s-%d", cluster, role, i)
+}
+
+// freeHostPort returns a TCP port free on 127.0.0.1 now.
+func freeHostPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -15,9 +15,16 @@ import (
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/create"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/delete"
+	clusterget "github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/get"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/list"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/startstop"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+	exportlogs "github.com/edgectl/edgectl/pkg/cmd/edgectl/export/logs"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/image/build"
+	kubeconfigget "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/get"
+	nodeadd "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/add"
+	nodedelete "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/delete"
+	nodelist "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/list"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/version"
 )
 
@@ -81,10 +88,17 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	root.PersistentFlags().IntVarP(&verbosity, "verbosity", "v", 0, "log verbosity: 0 normal, 1 debug, 2+ trace")
 	root.PersistentFlags().BoolVarP(&quiet, "quiet", "q", false, "print only errors")
 	clusterCmd := &cobra.Command{Use: "cluster", Short: "Create, delete and list clusters"}
-	clusterCmd.AddCommand(create.NewCommand(deps), delete.NewCommand(deps), list.NewCommand(deps))
+	clusterCmd.AddCommand(create.NewCommand(deps), delete.NewCommand(deps), list.NewCommand(deps), clusterget.NewCommand(deps),
+		startstop.NewStartCommand(deps), startstop.NewStopCommand(deps))
+	nodeCmd := &cobra.Command{Use: "node", Short: "Manage the nodes of clusters"}
+	nodeCmd.AddCommand(nodelist.NewCommand(deps), nodeadd.NewCommand(deps), nodedelete.NewCommand(deps))
+	kubeconfigCmd := &cobra.Command{Use: "kubeconfig", Short: "Print or merge kubeconfigs"}
+	kubeconfigCmd.AddCommand(kubeconfigget.NewCommand(deps))
+	exportCmd := &cobra.Command{Use: "export", Short: "Export cluster data"}
+	exportCmd.AddCommand(exportlogs.NewCommand(deps))
 	imageCmd := &cobra.Command{Use: "image", Short: "Build node images"}
 	imageCmd.AddCommand(build.NewCommand(deps))
-	root.AddCommand(clusterCmd, imageCmd, version.NewCommand(deps))
+	root.AddCommand(clusterCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, version.NewCommand(deps))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, fmt.Sprintf("see `%s --help`", c.CommandPath()), err)
 	})

@@ -98,6 +98,9 @@ func (c *Cluster) Validate() error {
 		if err := c.checkNodeRef(p.Node); err != nil {
 			add("%s.node: %v", where, err)
 		}
+		if p.Node == "loadbalancer" && p.Protocol == "udp" {
+			add("%s: the load balancer forwards TCP only; publish UDP on a node (node: agent:0)", where)
+		}
 		key := fmt.Sprintf("%s/%d/%s", p.HostIP, p.HostPort, p.Protocol)
 		if seen[key] {
 			add("%s: host port %d/%s is published twice", where, p.HostPort, p.Protocol)

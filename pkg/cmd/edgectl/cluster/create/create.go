@@ -23,6 +23,7 @@ type flagpole struct {
 	Subnet          string
 	NoSwitchContext bool
 	Kubeconfig      string
+	Ports           []string
 }
 
 // NewCommand returns `edgectl cluster create`.
@@ -37,6 +38,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 ~/.kube/config) and made current.`,
 		Example: `  edgectl cluster create demo --agents 3
   edgectl cluster create ha --servers 3 --agents 2
+  edgectl cluster create web -p 8080:30080     # host 8080 -> NodePort 30080 on every node
   edgectl cluster create --config cluster.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +69,13 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 			if fl.Changed("subnet") {
 				cfg.Network.Subnet = f.Subnet
 			}
+			for _, s := range f.Ports {
+				port, err := v1alpha1.ParsePort(s)
+				if err != nil {
+					return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "e.g. -p 8080:30080 or -p 9000:30090@agent:0", err)
+				}
+				cfg.Ports = append(cfg.Ports, port)
+			}
 			p, err := cluster.NewProvider(deps.Logger())
 			if err != nil {
 				return err
@@ -91,6 +100,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 	fs.IntVar(&f.APIPort, "api-port", 0, "host port of the API (default: a free port on 127.0.0.1)")
 	fs.StringVar(&f.Subnet, "subnet", "", "IPv4 subnet of the cluster network (default: a free /24 of 10.89.0.0/16)")
 	fs.BoolVar(&f.NoSwitchContext, "no-switch-context", false, "do not make the new context current")
+	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp][@loadbalancer|@server:N|@agent:N] (repeatable)")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: first of $KUBECONFIG, or ~/.kube/config)")
 	return cmd
 }

@@ -1,0 +1,54 @@
+// Package get is `edgectl cluster get`.
+package get
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/pkg/cluster"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+)
+
+// NewCommand returns `edgectl cluster get NAME`.
+func NewCommand(deps cmdutil.Deps) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show a cluster's nodes, addresses and state",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmdutil.CheckOutput(output); err != nil {
+				return err
+			}
+			p, err := cluster.NewProvider(deps.Logger())
+			if err != nil {
+				return err
+			}
+			nodes, err := p.Nodes(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if len(nodes) == 0 {
+				return edgeerrors.New(edgeerrors.KindNotFound, "see `edgectl cluster list`", "cluster %q not found", args[0])
+			}
+			if output == "json" {
+				return cmdutil.PrintJSON(deps.Streams.Out, map[string]any{"name": args[0], "context": cluster.Context(args[0]), "nodes": nodes})
+			}
+			return printNodes(deps, nodes)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	return cmd
+}
+
+func printNodes(deps cmdutil.Deps, nodes []cluster.Node) error {
+	tw := tabwriter.NewWriter(deps.Streams.Out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tIP\tSTATE\tCLUSTER")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, n.Cluster)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,30 @@
+// Package get is `edgectl kubeconfig get`.
+package get
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/edgectl/edgectl/pkg/cluster"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+)
+
+// NewCommand returns `edgectl kubeconfig get NAME`.
+func NewCommand(deps cmdutil.Deps) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get NAME",
+		Short: "Print a cluster's kubeconfig (API on the host's published port)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := cluster.NewProvider(deps.Logger())
+			if err != nil {
+				return err
+			}
+			kc, err := p.Kubeconfig(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			_, err = deps.Streams.Out.Write(kc)
+			return err
+		},
+	}
+}

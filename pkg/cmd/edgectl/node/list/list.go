@@ -1,0 +1,48 @@
+// Package list is `edgectl node list`.
+package list
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgectl/edgectl/pkg/cluster"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+)
+
+// NewCommand returns `edgectl node list`.
+func NewCommand(deps cmdutil.Deps) *cobra.Command {
+	var output, name string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List node containers (of one cluster with -c)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cmdutil.CheckOutput(output); err != nil {
+				return err
+			}
+			p, err := cluster.NewProvider(deps.Logger())
+			if err != nil {
+				return err
+			}
+			nodes, err := p.Nodes(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return cmdutil.PrintJSON(deps.Streams.Out, nodes)
+			}
+			tw := tabwriter.NewWriter(deps.Streams.Out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tROLE\tIP\tSTATE\tCLUSTER")
+			for _, n := range nodes {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, n.Cluster)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	cmd.Flags().StringVarP(&name, "cluster", "c", "", "only this cluster's nodes")
+	return cmd
+}

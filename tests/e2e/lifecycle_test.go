@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/cluster"
+)
+
+// TestLifecycle covers issue 4: a port published through the load balancer,
+// stop/start keeping node IPs and workloads, and two clusters side by side
+// where deleting one leaves the other working and nothing of its own behind.
+func TestLifecycle(t *testing.T) {
+	e := setup(t)
+	const name = "e2e-life"
+	hostPort := freeHostPort(t)
+	e.create(t, &v1alpha1.Cluster{Name: name, Agents: 1,
+		Ports: []v1alpha1.Port{{HostIP: "127.0.0.1", HostPort: hostPort, ContainerPort: 30083}}})
+	client := e.client(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	deployEcho(ctx, t, client, "default", 2, 30083)
+	viaLB := fmt.Sprintf("http://127.0.0.1:%d/", hostPort)
+	if body := httpGet(ctx, t, viaLB); !strings.HasPrefix(body, "hello from echo-") {
+		t.Fatalf("published port answered %q", body)
+	}
+
+	t.Run("stop and start keep IPs and workloads", func(t *testing.T) {
+		before := ips(t, e, name)
+		if err := e.p.Stop(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range mustNodes(t, e, name) {
+			if n.State == "running" {
+				t.Errorf("%s still running after stop", n.Name)
+			}
+		}
+		if err := e.p.Start(ctx, name, 4*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if after := ips(t, e, name); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("node IPs changed: %v -> %v", before, after)
+		}
+		waitEchoReady(ctx, t, client, 2)
+		httpGet(ctx, t, viaLB)
+	})
+
+	t.Run("node add joins, node delete drains and removes", func(t *testing.T) {
+		node, err := e.p.AddAgent(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node != nodeName(name, "agent", 1) {
+			t.Errorf("new node is %s", node)
+		}
+		waitNodeReady(ctx, t, client, node)
+		if err := e.p.DeleteNode(ctx, node); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil {
+			t.Errorf("Node %s still exists", node)
+		}
+		for _, n := range mustNodes(t, e, name) {
+			if n.Name == node {
+				t.Errorf("container %s still exists", node)
+			}
+		}
+		httpGet(ctx, t, viaLB)
+	})
+
+	t.Run("a second cluster is deleted without touching the first", func(t *testing.T) {
+		const other = "e2e-other"
+		e.create(t, &v1alpha1.Cluster{Name: other})
+		if err := e.p.Delete(ctx, other, e.kubeconfig); err != nil {
+			t.Fatal(err)
+		}
+		if objs := e.engineObjects(t, other); len(objs) > 0 {
+			t.Errorf("delete left %v", objs)
+		}
+		if len(e.engineObjects(t, name)) == 0 {
+			t.Fatal("deleting the other cluster removed this one")
+		}
+		httpGet(ctx, t, viaLB)
+		if _, err := e.p.Kubeconfig(ctx, name); err != nil {
+			t.Errorf("first cluster's kubeconfig: %v", err)
+		}
+	})
+}
+
+func waitNodeReady(ctx context.Context, t *testing.T, c kubernetes.Interface, name string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				return cond.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("node %s not Ready: %v", name, err)
+	}
+}
+
+func mustNodes(t *testing.T, e *env, name string) []cluster.Node {
+	t.Helper()
+	nodes, err := e.p.Nodes(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodes
+}
+
+func ips(t *testing.T, e *env, name string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, n := range mustNodes(t, e, name) {
+		res, err := e.p.Runtime().List(context.Background(), map[string]string{"io.edgectl.cluster": name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res {
+			if c.Name == n.Name && c.IP != "" {
+				out[n.Name] = c.IP
+			}
+		}
+	}
+	return out
+}
