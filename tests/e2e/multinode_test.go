@@ -48,6 +48,12 @@ func TestMultiNode(t *testing.T) {
 				}
 			}
 		}
+		// The traffic crossed nodes through flannel's VXLAN device, not a
+		// plain route on the shared bridge.
+		remote := pods[nodeName(name, "agent", 0)].Status.PodIP
+		if route := e.nodeExec(t, server, "ip", "route", "get", remote); !strings.Contains(route, "dev flannel.1") {
+			t.Errorf("route from the server to pod %s is not via flannel.1: %s", remote, route)
+		}
 		from := pods[nodeName(name, "agent", 0)]
 		seen := map[string]bool{}
 		for i := 0; i < 20 && len(seen) < 3; i++ {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
@@ -71,14 +70,6 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	if err := waitForKubeconfig(ctx, creds.KubeProxyKubeconfig, a.errc); err != nil {
 		return err
 	}
-	restCfg, err := clientcmd.BuildConfigFromFlags("", creds.KubeProxyKubeconfig)
-	if err != nil {
-		return err
-	}
-	client, err := kubernetes.NewForConfig(restCfg)
-	if err != nil {
-		return err
-	}
 	proxyConf := filepath.Join(cfg.AgentDir(), "kube-proxy.yaml")
 	data, err := kubeProxyConfig(creds.KubeProxyKubeconfig, cfg.NodeName, cfg.ClusterCIDR)
 	if err != nil {
@@ -90,7 +81,9 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	proxyArgs := append([]string{"--config=" + proxyConf}, dashArgs(cfg.KubeProxyArgs)...)
 	go func() { a.fatal(fmt.Errorf("kube-proxy: %w", component.Proxy(ctx, proxyArgs))) }()
 	go func() {
-		if err := a.runNetwork(ctx, client); err != nil && ctx.Err() == nil {
+		// flannel annotates the node with its VTEP: it needs the node's
+		// own identity, which may patch its Node object.
+		if err := a.runNetwork(ctx, creds.KubeletKubeconfig); err != nil && ctx.Err() == nil {
 			a.fatal(err)
 		}
 	}()

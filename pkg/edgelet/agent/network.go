@@ -1,22 +1,20 @@
 package agent
 
 import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/vishvananda/netlink"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
@@ -58,75 +56,44 @@ func cniConfig(podCIDR string, mtu int) ([]byte, error) {
 	return json.MarshalIndent(conf, "", "  ")
 }
 
-// runNetwork waits for the node's pod CIDR, writes the CNI config and keeps a
-// route to every other node's pod CIDR through that node's IP (all nodes of a
-// container cluster share one L2 network).
-func (a *agent) runNetwork(ctx context.Context, client kubernetes.Interface) error {
-	var podCIDR string
-	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		node, err := client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		podCIDR = node.Spec.PodCIDR
-		return podCIDR != "", nil
-	})
-	if err != nil {
-		return fmt.Errorf("wait for pod CIDR of node %s: %w", a.cfg.NodeName, err)
-	}
+// runNetwork starts flannel (VXLAN between nodes, so nodes on different
+// networks and boards behind NAT can join), then writes the CNI config for
+// the node's pod subnet with flannel's MTU.
+func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 	if err := ensureMasquerade(ctx, a.cfg.ClusterCIDR); err != nil {
 		return err
 	}
-	conf, err := cniConfig(podCIDR, linkMTU(a.cfg.NodeIP))
+	// flannel's lease is the node's podCIDR, which kube-controller-manager
+	// assigns shortly after the node registers; flannel fails without it.
+	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	err = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		node, err := client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
+		return err == nil && node.Spec.PodCIDR != "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for the pod CIDR of node %s: %w", a.cfg.NodeName, err)
+	}
+	podCIDR, mtu, err := a.startFlannel(ctx, kubeconfigPath)
+	if err != nil {
+		return err
+	}
+	conf, err := cniConfig(podCIDR, mtu)
 	if err != nil {
 		return err
 	}
 	if err := pki.WriteFileIfChanged(filepath.Join(cniConfDir, cniConf), conf, 0o644); err != nil {
 		return err
 	}
-	klog.InfoS("Pod network configured", "podCIDR", podCIDR)
-
-	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
-	inf := factory.Core().V1().Nodes().Informer()
-	sync := func(obj any) {
-		if n, ok := obj.(*corev1.Node); ok && n.Name != a.cfg.NodeName {
-			a.routeTo(n)
-		}
-	}
-	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    sync,
-		UpdateFunc: func(_, obj any) { sync(obj) },
-		DeleteFunc: func(obj any) {
-			if n, ok := obj.(*corev1.Node); ok && n.Spec.PodCIDR != "" {
-				_, dst, err := net.ParseCIDR(n.Spec.PodCIDR)
-				if err == nil {
-					_ = netlink.RouteDel(&netlink.Route{Dst: dst})
-				}
-			}
-		},
-	})
-	factory.Start(ctx.Done())
+	klog.InfoS("Pod network configured", "podCIDR", podCIDR, "mtu", mtu, "backend", "vxlan")
 	<-ctx.Done()
 	return nil
-}
-
-func (a *agent) routeTo(n *corev1.Node) {
-	if n.Spec.PodCIDR == "" {
-		return
-	}
-	var gw net.IP
-	for _, addr := range n.Status.Addresses {
-		if addr.Type == corev1.NodeInternalIP {
-			gw = net.ParseIP(addr.Address)
-		}
-	}
-	_, dst, err := net.ParseCIDR(n.Spec.PodCIDR)
-	if gw == nil || err != nil {
-		return
-	}
-	if err := netlink.RouteReplace(&netlink.Route{Dst: dst, Gw: gw}); err != nil {
-		klog.ErrorS(err, "Failed to route pod CIDR", "node", n.Name, "podCIDR", n.Spec.PodCIDR, "via", gw)
-	}
 }
 
 // ensureMasquerade rewrites the source of pod traffic that leaves the pod
@@ -142,22 +109,4 @@ func ensureMasquerade(ctx context.Context, clusterCIDR string) error {
 		return fmt.Errorf("add masquerade rule: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-// linkMTU is the MTU of the interface that holds ip, so pods never send
-// frames the node's own link would drop.
-func linkMTU(ip string) int {
-	links, err := netlink.LinkList()
-	if err != nil {
-		return 1500
-	}
-	for _, l := range links {
-		addrs, _ := netlink.AddrList(l, netlink.FAMILY_V4)
-		for _, addr := range addrs {
-			if addr.IP.String() == ip {
-				return l.Attrs().MTU
-			}
-		}
-	}
-	return 1500
 }
