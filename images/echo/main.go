@@ -51,8 +51,13 @@ func main() {
 }
 
 func get(url string) int {
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return do(&http.Client{Timeout: 10 * time.Second}, req)
+}
+
+// do sends req, copies the body to stdout and returns the exit code.
+func do(client *http.Client, req *http.Request) int {
+	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -60,6 +65,7 @@ func get(url string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(os.Stdout, resp.Body)
 	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status)
 		return 1
 	}
 	return 0
@@ -85,16 +91,5 @@ func api(path string) int {
 	url := "https://" + net.JoinHostPort(os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")) + path
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+string(tok))
-	resp, err := client.Do(req)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(os.Stdout, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(os.Stderr, resp.Status)
-		return 1
-	}
-	return 0
+	return do(client, req)
 }

@@ -9,17 +9,19 @@ import (
 	"time"
 )
 
-// nodeLogCommands are collected from every server and agent.
-var nodeLogCommands = map[string][]string{
-	"journal.log":         {"journalctl", "--no-pager", "-o", "short-precise"},
-	"edgelet.log":         {"journalctl", "--no-pager", "-u", "edgelet", "-o", "short-precise"},
-	"containerd.log":      {"cat", "/var/lib/edgelet/agent/containerd/containerd.log"},
-	"systemd-units.txt":   {"systemctl", "list-units", "--all", "--no-pager"},
-	"edgelet-config.yaml": {"cat", "/etc/edgelet/config.yaml"},
-	"mounts.txt":          {"cat", "/proc/mounts"},
-	"iptables.txt":        {"iptables-save"},
-	"pods.txt":            {"kubectl", "get", "pods", "-A", "-o", "wide"},
-	"nodes.txt":           {"kubectl", "get", "nodes", "-o", "wide"},
+// nodeLogCommands are collected from every server and agent (file -> command).
+func nodeLogCommands() map[string][]string {
+	return map[string][]string{
+		"journal.log":         {"journalctl", "--no-pager", "-o", "short-precise"},
+		"edgelet.log":         {"journalctl", "--no-pager", "-u", "edgelet", "-o", "short-precise"},
+		"containerd.log":      {"cat", "/var/lib/edgelet/agent/containerd/containerd.log"},
+		"systemd-units.txt":   {"systemctl", "list-units", "--all", "--no-pager"},
+		"edgelet-config.yaml": {"cat", "/etc/edgelet/config.yaml"},
+		"mounts.txt":          {"cat", "/proc/mounts"},
+		"iptables.txt":        {"iptables-save"},
+		"pods.txt":            {"kubectl", "get", "pods", "-A", "-o", "wide"},
+		"nodes.txt":           {"kubectl", "get", "nodes", "-o", "wide"},
+	}
 }
 
 // ExportLogs writes each node's container log and in-node logs under dir
@@ -47,7 +49,7 @@ func (p *Provider) ExportLogs(ctx context.Context, cluster, dir string) (string,
 		if n.State != "running" || n.Role == RoleLoadBalancer {
 			continue
 		}
-		for file, cmd := range nodeLogCommands {
+		for file, cmd := range nodeLogCommands() {
 			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			res, err := p.rt.Exec(cctx, n.Name, cmd, nil)
 			cancel()

@@ -3,14 +3,12 @@
 package docker
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +24,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/edgectl/edgectl/internal/archive"
 	"github.com/edgectl/edgectl/internal/runtime"
 )
 
@@ -237,40 +236,15 @@ func translate(s runtime.NodeSpec) (*container.Config, *container.HostConfig, *n
 	return cfg, host, netCfg, nil
 }
 
+// tarFiles archives files (path -> content), readable by root only: they
+// hold edgelet's config, which includes the join token.
 func tarFiles(files map[string][]byte) (io.Reader, error) {
+	entries := make([]archive.Entry, 0, len(files))
+	for p, data := range files {
+		entries = append(entries, archive.Entry{Path: p, Data: data, Mode: 0o600})
+	}
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	dirs := map[string]bool{}
-	for _, n := range names {
-		for d := path.Dir(n); d != "/" && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	dirList := make([]string, 0, len(dirs))
-	for d := range dirs {
-		dirList = append(dirList, d)
-	}
-	sort.Strings(dirList) // parents sort before children
-	for _, d := range dirList {
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(d, "/") + "/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-			return nil, err
-		}
-	}
-	for _, n := range names {
-		data := files[n]
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(n, "/"), Mode: 0o600, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(data); err != nil {
-			return nil, err
-		}
-	}
-	return &buf, tw.Close()
+	return &buf, archive.Write(&buf, entries)
 }
 
 // List returns the containers with all the labels.

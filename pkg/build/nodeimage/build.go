@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/edgectl/edgectl/internal/archive"
 	"github.com/edgectl/edgectl/pkg/build/sysimage"
 )
 
@@ -136,7 +137,7 @@ func (b *builder) overlay(binDir string) (string, error) {
 		{Ref: CoreDNSImage, Files: map[string]string{"/coredns": filepath.Join(binDir, "sys", "coredns")}, Entrypoint: []string{"/coredns"}},
 		{Ref: EchoImage, Files: map[string]string{"/echo": filepath.Join(binDir, "sys", "echo")}, Entrypoint: []string{"/echo"}, User: "65534"},
 	}
-	var entries []entry
+	var entries []archive.Entry
 	for _, s := range sys {
 		s.Arch = b.opts.Arch
 		file := strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(s.Ref, "ghcr.io/edgectl/")) + ".tar"
@@ -144,26 +145,26 @@ func (b *builder) overlay(binDir string) (string, error) {
 		if err := sysimage.WriteTarball(dst, s); err != nil {
 			return "", err
 		}
-		entries = append(entries, entry{Path: "/var/lib/edgelet/agent/images/" + file, Source: dst, Mode: 0o644})
+		entries = append(entries, archive.Entry{Path: "/var/lib/edgelet/agent/images/" + file, Source: dst, Mode: 0o644})
 	}
 	for _, bin := range []string{"edgelet", "node/containerd", "node/containerd-shim-runc-v2", "node/ctr", "node/runc"} {
-		entries = append(entries, entry{Path: "/usr/local/bin/" + filepath.Base(bin), Source: filepath.Join(binDir, bin), Mode: 0o755})
+		entries = append(entries, archive.Entry{Path: "/usr/local/bin/" + filepath.Base(bin), Source: filepath.Join(binDir, bin), Mode: 0o755})
 	}
-	entries = append(entries, entry{Path: "/usr/local/bin/kubectl", Link: "edgelet", Mode: 0o777})
+	entries = append(entries, archive.Entry{Path: "/usr/local/bin/kubectl", Link: "edgelet", Mode: 0o777})
 	for _, p := range []string{"bridge", "loopback", "host-local", "portmap"} {
-		entries = append(entries, entry{Path: "/opt/cni/bin/" + p, Source: filepath.Join(binDir, "cni", p), Mode: 0o755})
+		entries = append(entries, archive.Entry{Path: "/opt/cni/bin/" + p, Source: filepath.Join(binDir, "cni", p), Mode: 0o755})
 	}
-	files, err := treeEntries(filepath.Join(b.opts.SourceDir, "node-image", "files"))
+	files, err := archive.Tree(filepath.Join(b.opts.SourceDir, "node-image", "files"))
 	if err != nil {
 		return "", err
 	}
 	entries = append(entries, files...)
 	entries = append(entries,
-		entry{Path: "/etc/systemd/system/multi-user.target.wants/edgelet.service", Link: "/etc/systemd/system/edgelet.service", Mode: 0o777},
-		entry{Path: "/etc/cni/net.d", IsDir: true, Mode: 0o755},
-		entry{Path: "/var/lib/containerd", IsDir: true, Mode: 0o711})
+		archive.Entry{Path: "/etc/systemd/system/multi-user.target.wants/edgelet.service", Link: "/etc/systemd/system/edgelet.service", Mode: 0o777},
+		archive.Entry{Path: "/etc/cni/net.d", IsDir: true, Mode: 0o755},
+		archive.Entry{Path: "/var/lib/containerd", IsDir: true, Mode: 0o711})
 	dst := filepath.Join(binDir, "overlay.tar")
-	return dst, writeLayer(dst, entries)
+	return dst, archive.WriteFile(dst, entries)
 }
 
 // assemble stacks the rootfs and overlay layers and sets the image config.
@@ -244,12 +245,12 @@ func writeOCITar(dst string, ref name.Tag, img v1.Image) error {
 	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref.String()})); err != nil {
 		return err
 	}
-	entries, err := treeEntries(dir)
+	entries, err := archive.Tree(dir)
 	if err != nil {
 		return err
 	}
 	tmp := dst + ".tmp"
-	if err := writeLayer(tmp, entries); err != nil {
+	if err := archive.WriteFile(tmp, entries); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dst)

@@ -5,20 +5,18 @@
 package sysimage
 
 import (
-	"archive/tar"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"sort"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/edgectl/edgectl/internal/archive"
 )
 
 // Spec describes a single-layer image.
@@ -79,39 +77,13 @@ func WriteTarball(dst string, s Spec) error {
 	return os.Rename(tmp, dst)
 }
 
-// tarFiles makes a layer holding the files (mode 0755, fixed timestamps so the
-// layer digest only depends on content).
+// tarFiles makes a layer holding the files (mode 0755).
 func tarFiles(files map[string]string) ([]byte, error) {
+	entries := make([]archive.Entry, 0, len(files))
+	for p, src := range files {
+		entries = append(entries, archive.Entry{Path: p, Source: src, Mode: 0o755})
+	}
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	dirs := map[string]bool{}
-	epoch := time.Unix(0, 0)
-	for _, p := range paths {
-		for d := path.Dir(p); d != "/" && d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-			if err := tw.WriteHeader(&tar.Header{Name: d[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
-				return nil, err
-			}
-		}
-		data, err := os.ReadFile(files[p])
-		if err != nil {
-			return nil, err
-		}
-		hdr := &tar.Header{Name: p[1:], Mode: 0o755, Size: int64(len(data)), ModTime: epoch, Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	err := archive.Write(&buf, entries)
+	return buf.Bytes(), err
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"text/tabwriter"
 
 	"github.com/edgectl/edgectl/internal/log"
+	"github.com/edgectl/edgectl/pkg/cluster"
 )
 
 // Streams are the command's standard streams.
@@ -37,4 +39,14 @@ func CheckOutput(o string) error {
 		return fmt.Errorf("-o %q: must be table or json", o)
 	}
 	return nil
+}
+
+// PrintNodes writes nodes as a table.
+func PrintNodes(w io.Writer, nodes []cluster.Node) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tIP\tSTATE\tCLUSTER")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, n.Cluster)
+	}
+	return tw.Flush()
 }

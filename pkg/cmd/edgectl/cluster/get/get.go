@@ -2,9 +2,6 @@
 package get
 
 import (
-	"fmt"
-	"text/tabwriter"
-
 	"github.com/spf13/cobra"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
@@ -37,18 +34,9 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 			if output == "json" {
 				return cmdutil.PrintJSON(deps.Streams.Out, map[string]any{"name": args[0], "context": cluster.Context(args[0]), "nodes": nodes})
 			}
-			return printNodes(deps, nodes)
+			return cmdutil.PrintNodes(deps.Streams.Out, nodes)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
 	return cmd
-}
-
-func printNodes(deps cmdutil.Deps, nodes []cluster.Node) error {
-	tw := tabwriter.NewWriter(deps.Streams.Out, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tIP\tSTATE\tCLUSTER")
-	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, n.Cluster)
-	}
-	return tw.Flush()
 }

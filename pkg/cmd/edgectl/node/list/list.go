@@ -2,9 +2,6 @@
 package list
 
 import (
-	"fmt"
-	"text/tabwriter"
-
 	"github.com/spf13/cobra"
 
 	"github.com/edgectl/edgectl/pkg/cluster"
@@ -34,12 +31,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 			if output == "json" {
 				return cmdutil.PrintJSON(deps.Streams.Out, nodes)
 			}
-			tw := tabwriter.NewWriter(deps.Streams.Out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tIP\tSTATE\tCLUSTER")
-			for _, n := range nodes {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, n.Cluster)
-			}
-			return tw.Flush()
+			return cmdutil.PrintNodes(deps.Streams.Out, nodes)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")

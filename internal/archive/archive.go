@@ -1,0 +1,129 @@
+// Package archive writes tar streams for image layers and for files copied
+// into containers: entries in path order, parent directories first, fixed
+// timestamps and owners, so the same entries always give the same bytes.
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Entry is one file, directory or symlink of an archive.
+type Entry struct {
+	Path   string      // absolute path in the archive ("/usr/bin/x")
+	Mode   fs.FileMode // permission bits
+	Data   []byte      // content, or
+	Source string      // a host file to copy the content from
+	Link   string      // symlink target
+	IsDir  bool
+}
+
+// Write writes entries as a tar stream to w.
+func Write(w io.Writer, entries []Entry) error {
+	sorted := append([]Entry(nil), entries...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	tw := tar.NewWriter(w)
+	epoch := time.Unix(0, 0)
+	dirs := map[string]bool{}
+	var addDirs func(p string) error
+	addDirs = func(p string) error {
+		d := path.Dir(p)
+		if d == "/" || d == "." || dirs[d] {
+			return nil
+		}
+		if err := addDirs(d); err != nil {
+			return err
+		}
+		dirs[d] = true
+		return tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(d, "/") + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch})
+	}
+	for _, e := range sorted {
+		if err := addDirs(e.Path); err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: strings.TrimPrefix(e.Path, "/"), Mode: int64(e.Mode.Perm()), ModTime: epoch}
+		var content io.Reader
+		switch {
+		case e.IsDir:
+			if dirs[e.Path] {
+				continue
+			}
+			dirs[e.Path] = true
+			hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
+		case e.Link != "":
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.Link
+		case e.Source != "":
+			f, err := os.Open(e.Source)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			hdr.Typeflag, hdr.Size, content = tar.TypeReg, fi.Size(), f
+		default:
+			hdr.Typeflag, hdr.Size, content = tar.TypeReg, int64(len(e.Data)), bytes.NewReader(e.Data)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if content != nil {
+			if _, err := io.Copy(tw, content); err != nil {
+				return err
+			}
+		}
+	}
+	return tw.Close()
+}
+
+// WriteFile writes entries to a tar file at dst.
+func WriteFile(dst string, entries []Entry) error {
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if err := Write(f, entries); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Tree lists the files under dir as entries rooted at "/".
+func Tree(dir string) ([]Entry, error) {
+	var out []Entry
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := Entry{Path: "/" + filepath.ToSlash(rel), Mode: info.Mode()}
+		switch {
+		case d.IsDir():
+			e.IsDir = true
+		case info.Mode()&fs.ModeSymlink != 0:
+			if e.Link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		default:
+			e.Source = p
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
