@@ -20,6 +20,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/agent"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
 	"github.com/edgectl/edgectl/pkg/edgelet/server"
+	"github.com/edgectl/edgectl/pkg/edgelet/snapshot"
 )
 
 // exitBadToken is edgelet's exit code for a rejected join token
@@ -69,7 +70,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(),
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(),
 		&cobra.Command{Use: "kubectl", Short: "Run kubectl against this server", DisableFlagParsing: true})
 	return root
 }
@@ -132,4 +133,57 @@ func newVersionCommand() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "edgelet %s (kubernetes %s, %s, %s)\n", edgeletVersion, v.GitVersion, v.GoVersion, v.Platform)
 		},
 	}
+}
+
+func newSnapshotCommand() *cobra.Command {
+	var dataDir, dir, name string
+	paths := func() snapshot.Paths { return snapshot.Paths{ServerDir: filepath.Join(dataDir, "server")} }
+	cmd := &cobra.Command{
+		Use:     "snapshot",
+		Aliases: []string{"etcd-snapshot"},
+		Short:   "Save, list and restore snapshots of the server's SQLite datastore",
+	}
+	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", config.DefaultDataDir, "edgelet data directory")
+	cmd.PersistentFlags().StringVar(&dir, "dir", "", "snapshot directory (default: DATA_DIR/server/db/snapshots)")
+	save := &cobra.Command{
+		Use:   "save",
+		Short: "Write a consistent snapshot while the server runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			file, err := snapshot.Save(cmd.Context(), paths(), dir, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), file)
+			return nil
+		},
+	}
+	save.Flags().StringVar(&name, "name", "", "snapshot name prefix (default: edgelet-snapshot-HOSTNAME)")
+	list := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List snapshots",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			files, err := snapshot.List(paths(), dir)
+			for _, f := range files {
+				fmt.Fprintln(cmd.OutOrStdout(), f)
+			}
+			return err
+		},
+	}
+	restore := &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Replace the datastore with a snapshot (stop the server first)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := snapshot.Restore(paths(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "Restored; start the server (`systemctl start edgelet`).")
+			return nil
+		},
+	}
+	cmd.AddCommand(save, list, restore)
+	return cmd
 }
