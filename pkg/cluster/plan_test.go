@@ -14,9 +14,6 @@ func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
 		Ports: []v1alpha1.Port{{HostPort: 8080, ContainerPort: 30080}, {HostPort: 9000, ContainerPort: 30090, Node: "agent:1"}},
 		Nodes: []v1alpha1.Node{{Role: "agent", Index: 1, Labels: map[string]string{"site": "edge-1"}, Taints: []string{"edge=true:NoSchedule"}}}}
 	v1alpha1.SetDefaults(cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	p, err := makePlan(cfg, "10.89.3.0/24", 41000, "tok", true)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/list"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/startstop"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/config/initcmd"
 	exportlogs "github.com/edgectl/edgectl/pkg/cmd/edgectl/export/logs"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/image/build"
 	kubeconfigget "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/get"
@@ -98,7 +99,9 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	exportCmd.AddCommand(exportlogs.NewCommand(deps))
 	imageCmd := &cobra.Command{Use: "image", Short: "Build node images"}
 	imageCmd.AddCommand(build.NewCommand(deps))
-	root.AddCommand(clusterCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, version.NewCommand(deps))
+	configCmd := &cobra.Command{Use: "config", Short: "Cluster config files"}
+	configCmd.AddCommand(initcmd.NewCommand(deps))
+	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, version.NewCommand(deps))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, fmt.Sprintf("see `%s --help`", c.CommandPath()), err)
 	})
