@@ -36,7 +36,7 @@ func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP 
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

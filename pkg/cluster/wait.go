@@ -34,7 +34,7 @@ func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	state := "the API server /readyz"
-	err = wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		ok, now := usable(ctx, client, want)
 		if ctx.Err() != nil {
 			return false, nil // keep the last real answer, not the deadline's

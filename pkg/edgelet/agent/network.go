@@ -73,7 +73,7 @@ func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 	if err != nil {
 		return err
 	}
-	err = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		node, err := client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
 		return err == nil && node.Spec.PodCIDR != "", nil
 	})
