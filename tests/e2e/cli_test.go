@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+)
+
+// edgectlBinary builds bin/edgectl-e2e once per test binary run.
+func edgectlBinary(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	bin := filepath.Join(t.TempDir(), "edgectl")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/edgectl")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build edgectl: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// TestCLIErrorsAndInterrupt runs the real binary: documented exit codes for an
+// unreachable engine and a missing image, and SIGINT in the middle of a
+// create leaving nothing behind.
+func TestCLIErrorsAndInterrupt(t *testing.T) {
+	e := setup(t)
+	bin := edgectlBinary(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+
+	t.Run("engine not reachable exits 5", func(t *testing.T) {
+		cmd := exec.Command(bin, "cluster", "list")
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent.sock")
+		out, err := cmd.CombinedOutput()
+		if exitCode(err) != 5 || !strings.Contains(string(out), "not reachable") {
+			t.Errorf("exit %d: %s", exitCode(err), out)
+		}
+	})
+
+	t.Run("missing image exits 6 and creates nothing", func(t *testing.T) {
+		out, err := exec.Command(bin, "cluster", "create", "e2e-noimage", "--image", "edgectl/node:missing", "--kubeconfig", kubeconfig).CombinedOutput()
+		if exitCode(err) != 6 || !strings.Contains(string(out), "edgectl image build") {
+			t.Errorf("exit %d: %s", exitCode(err), out)
+		}
+		if objs := e.engineObjects(t, "e2e-noimage"); len(objs) > 0 {
+			t.Errorf("created %v", objs)
+		}
+	})
+
+	t.Run("SIGINT mid-create leaves nothing", func(t *testing.T) {
+		const name = "e2e-sigint"
+		cmd := exec.Command(bin, "cluster", "create", name, "--agents", "1", "--image", e.image, "--kubeconfig", kubeconfig)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Interrupt once the first node exists, i.e. really mid-create.
+		deadline := time.Now().Add(60 * time.Second)
+		for len(e.engineObjects(t, name)) < 2 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if exitCode(err) != 130 {
+				t.Errorf("exit %d after SIGINT: %s", exitCode(err), out.String())
+			}
+		case <-time.After(3 * time.Minute):
+			_ = cmd.Process.Kill()
+			t.Fatalf("create did not stop after SIGINT: %s", out.String())
+		}
+		if objs := e.engineObjects(t, name); len(objs) > 0 {
+			t.Errorf("SIGINT left %v\n%s", objs, out.String())
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = e.p.Delete(ctx, name, kubeconfig)
+		}
+	})
+}
+
+// TestNodeSystemd checks that the node's systemd reaches running, and says
+// which container mode (privileged or the capability fallback) ran here.
+func TestNodeSystemd(t *testing.T) {
+	e := setup(t)
+	const name = "e2e-systemd"
+	e.create(t, &v1alpha1.Cluster{Name: name})
+	node := nodeName(name, "server", 0)
+	cs, err := e.p.Runtime().List(context.Background(), map[string]string{"io.edgectl.cluster": name, "io.edgectl.role": "server"})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("list: %v %v", cs, err)
+	}
+	t.Logf("node ran with privileged=%s", cs[0].Labels["io.edgectl.privileged"])
+	res, err := e.p.Runtime().Exec(context.Background(), node, []string{"systemctl", "is-system-running"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state := strings.TrimSpace(res.Stdout); state != "running" {
+		failed, _ := e.p.Runtime().Exec(context.Background(), node, []string{"systemctl", "--failed", "--no-legend"}, nil)
+		t.Errorf("systemctl is-system-running = %q; failed units:\n%s", state, failed.Stdout)
+	}
+}
