@@ -105,6 +105,8 @@ type Provider interface {
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
 	Start(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string) error
+	// Kill stops a container at once (SIGKILL), as a crash would.
+	Kill(ctx context.Context, name string) error
 	// Remove deletes the container and its anonymous volumes.
 	Remove(ctx context.Context, name string) error
 	ListVolumes(ctx context.Context, labels map[string]string) ([]string, error)

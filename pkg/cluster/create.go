@@ -128,17 +128,24 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	status.Start("Writing kubeconfig")
+	kc, err := p.fetchKubeconfig(ctx, cfg.Name, pl.Servers[0].Name, cfg.Network.APIHostIP, apiPort)
+	if err != nil {
+		return p.failWithLogs(ctx, cfg.Name, opts.LogsDir, err)
+	}
+	// HA servers join one at a time: each adds itself as an etcd member, and
+	// etcd must see the new member up before the next is added, or quorum
+	// is lost.
 	for i := 1; i < len(pl.Servers); i++ {
+		status.Start(fmt.Sprintf("Joining server %d of %d", i+1, len(pl.Servers)))
 		pl.Servers[i].Privileged = privileged
 		pl.Servers[i].Labels[labelPrivileged] = strconv.FormatBool(privileged)
 		if err := p.rt.CreateNode(ctx, withHostMounts(pl.Servers[i])); err != nil {
 			return err
 		}
-	}
-	status.Start("Writing kubeconfig")
-	kc, err := p.fetchKubeconfig(ctx, cfg.Name, pl.Servers[0].Name, cfg.Network.APIHostIP, apiPort)
-	if err != nil {
-		return p.failWithLogs(ctx, cfg.Name, opts.LogsDir, err)
+		if _, err := p.fetchKubeconfig(ctx, cfg.Name, pl.Servers[i].Name, cfg.Network.APIHostIP, apiPort); err != nil {
+			return p.failWithLogs(ctx, cfg.Name, opts.LogsDir, err)
+		}
 	}
 	if err := mergeKubeconfig(opts.Kubeconfig, kc, Context(cfg.Name), opts.SwitchContext); err != nil {
 		return fmt.Errorf("merge kubeconfig: %w", err)

@@ -281,6 +281,11 @@ func (p *Provider) Stop(ctx context.Context, name string) error {
 	return p.cli.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout})
 }
 
+// Kill sends SIGKILL to a container.
+func (p *Provider) Kill(ctx context.Context, name string) error {
+	return p.cli.ContainerKill(ctx, name, "KILL")
+}
+
 // Remove force-removes a container and its anonymous volumes.
 func (p *Provider) Remove(ctx context.Context, name string) error {
 	err := p.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})

@@ -32,7 +32,7 @@ func flagMap(defaults map[string]string, extra []string) []string {
 	return args
 }
 
-func apiServerArgs(cfg *config.Server, c *certs, etcdServers string) []string {
+func apiServerArgs(cfg *config.Server, c *certs, etcdServers string, etcdTLS []string) []string {
 	issuer := "https://kubernetes.default.svc." + cfg.ClusterDomain
 	d := map[string]string{
 		"advertise-address":                  cfg.NodeIP,
@@ -67,7 +67,7 @@ func apiServerArgs(cfg *config.Server, c *certs, etcdServers string) []string {
 		// of the default sizes on a small edge box.
 		"default-watch-cache-size": "50",
 	}
-	return flagMap(d, cfg.APIServerArgs)
+	return flagMap(d, append(etcdTLS, cfg.APIServerArgs...))
 }
 
 func controllerManagerArgs(cfg *config.Server, c *certs, leaderElect bool) []string {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
+	"github.com/edgectl/edgectl/pkg/edgelet/etcd"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
 )
@@ -25,6 +26,8 @@ type certs struct {
 	Admin, ControllerManager, Scheduler, KubeProxy, Kubelet string
 	// LocalURL is how components on this node reach the API server.
 	LocalURL string
+	// Etcd holds the embedded etcd member's files (HA servers only).
+	Etcd etcd.Certs
 }
 
 // ensureCerts creates (once) or loads the PKI and writes component kubeconfigs.
@@ -59,6 +62,11 @@ func ensureCerts(cfg *config.Server) (*certs, error) {
 	if c.FrontProxyCert, c.FrontProxyKey, err = c.FrontProxyCA.EnsureCert(dir, "front-proxy-client",
 		pki.CertSpec{CommonName: "front-proxy-client", Client: true}); err != nil {
 		return nil, err
+	}
+	if cfg.ClusterInit || cfg.Agent.Server != "" {
+		if err := ensureEtcdCerts(cfg, dir, &c.Etcd); err != nil {
+			return nil, err
+		}
 	}
 	clients := []struct {
 		name, cn string
@@ -120,4 +128,24 @@ func randomSecret() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// ensureEtcdCerts creates the etcd CA (once per cluster; joining servers get
+// it in the server bundle) and this member's serving, peer and client certs.
+func ensureEtcdCerts(cfg *config.Server, dir string, out *etcd.Certs) error {
+	ca, err := pki.EnsureCA(dir, "etcd-ca", "edgelet-etcd-ca")
+	if err != nil {
+		return err
+	}
+	names := pki.CertSpec{CommonName: cfg.NodeName, DNSNames: []string{"localhost", cfg.NodeName},
+		IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(cfg.NodeIP)}, Server: true, Client: true}
+	out.CAFile = ca.CertFile
+	if out.ServerCert, out.ServerKey, err = ca.EnsureCert(dir, "etcd-server", names); err != nil {
+		return err
+	}
+	if out.PeerCert, out.PeerKey, err = ca.EnsureCert(dir, "etcd-peer", names); err != nil {
+		return err
+	}
+	out.ClientCert, out.ClientKey, err = ca.EnsureCert(dir, "etcd-client", pki.CertSpec{CommonName: "kube-apiserver-etcd-client", Client: true})
+	return err
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/component"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
 	"github.com/edgectl/edgectl/pkg/edgelet/datastore"
+	"github.com/edgectl/edgectl/pkg/edgelet/etcd"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 )
 
@@ -34,12 +36,39 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	}
 	component.AllowSharedLogging()
 	start := time.Now()
+	joining := cfg.Agent.Server != ""
+	ha := cfg.ClusterInit || joining
+	if ha && cfg.Token == "" {
+		return fmt.Errorf("HA servers need --token: the shared server secret (the same on every server)")
+	}
+	if joining {
+		if _, err := os.Stat(filepath.Join(cfg.TLSDir(), "ca.key")); err != nil {
+			if err := fetchBundle(ctx, cfg.Agent.Server, cfg.Token, cfg.TLSDir()); err != nil {
+				return err
+			}
+			klog.InfoS("Fetched the cluster's CAs from an existing server", "server", cfg.Agent.Server)
+		}
+	}
 	c, err := ensureCerts(cfg)
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
-	etcdServers, err := datastore.StartKine(ctx, cfg.ServerDir(), cfg.DatastoreEndpoint)
-	if err != nil {
+	var etcdServers []string
+	var etcdTLS []string
+	if ha {
+		member := etcd.Member{Name: cfg.NodeName, IP: cfg.NodeIP, DataDir: filepath.Join(cfg.ServerDir(), "etcd"), Certs: c.Etcd}
+		if joining {
+			member.Join = joinEtcdURL(cfg.Agent.Server)
+		}
+		e, err := etcd.Start(ctx, member)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		etcdServers = []string{etcd.ClientURL}
+		etcdTLS = []string{"etcd-cafile=" + c.Etcd.CAFile, "etcd-certfile=" + c.Etcd.ClientCert, "etcd-keyfile=" + c.Etcd.ClientKey}
+		klog.InfoS("Embedded etcd is ready", "member", cfg.NodeName, "after", time.Since(start).Round(time.Millisecond))
+	} else if etcdServers, err = datastore.StartKine(ctx, cfg.ServerDir(), cfg.DatastoreEndpoint); err != nil {
 		return err
 	}
 	errc := make(chan error, 8)
@@ -51,7 +80,7 @@ func Run(ctx context.Context, cfg *config.Server) error {
 			}
 		}()
 	}
-	run("kube-apiserver", component.APIServer, apiServerArgs(cfg, c, strings.Join(etcdServers, ",")))
+	run("kube-apiserver", component.APIServer, apiServerArgs(cfg, c, strings.Join(etcdServers, ","), etcdTLS))
 
 	restCfg, err := clientcmd.BuildConfigFromFlags("", c.Admin)
 	if err != nil {
@@ -68,11 +97,16 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	if _, err := ensureJoin(ctx, cfg, adminClient, c.CA.CertPEM()); err != nil {
 		return err
 	}
+	if ha {
+		if err := storeBundle(ctx, adminClient, cfg.TLSDir(), cfg.Token); err != nil {
+			return fmt.Errorf("publish the server bundle: %w", err)
+		}
+	}
 	// Written last: edgectl takes its presence to mean the token is ready too.
 	if err := writeAdminKubeconfig(cfg, c); err != nil {
 		return err
 	}
-	leaderElect := cfg.ClusterInit || cfg.Agent.Server != ""
+	leaderElect := ha
 	run("kube-controller-manager", component.ControllerManager, controllerManagerArgs(cfg, c, leaderElect))
 	run("kube-scheduler", component.Scheduler, schedulerArgs(cfg, c, leaderElect))
 
@@ -153,4 +187,13 @@ func writeAdminKubeconfig(cfg *config.Server, c *certs) error {
 	return kubeconfig.Write(cfg.WriteKubeconfig, kubeconfig.Spec{
 		Server: c.LocalURL, CAData: c.CA.CertPEM(), CertData: cert, KeyData: key,
 	}, os.FileMode(mode))
+}
+
+// joinEtcdURL is the etcd client URL on the host of a server's API URL.
+func joinEtcdURL(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return ""
+	}
+	return "https://" + u.Hostname() + ":2379"
 }

@@ -39,10 +39,6 @@ func (c *Cluster) Validate() error {
 		add("servers %d: must be between 1 and 9", c.Servers)
 	} else if c.Servers == 2 {
 		add("servers 2: embedded etcd needs a majority, so 2 servers tolerate no failure; use 1 or 3")
-	} else if c.Servers > 1 {
-		// Refused rather than half-working: servers without embedded etcd
-		// would each start a separate datastore (docs/status.md).
-		add("servers %d: HA with embedded etcd is not implemented yet; use 1 server", c.Servers)
 	}
 	if c.Agents < 0 || c.Agents > 50 {
 		add("agents %d: must be between 0 and 50", c.Agents)
