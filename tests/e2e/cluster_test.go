@@ -65,6 +65,16 @@ func TestSingleServer(t *testing.T) {
 	if out := e.nodeExec(t, server, "kubectl", "exec", pod, "--", "/echo", "get", "http://echo.default.svc.cluster.local/"); !strings.HasPrefix(out, "hello from echo-") {
 		t.Errorf("kubectl exec + cluster DNS + ClusterIP: %q", out)
 	}
+	// kubectl port-forward, then a plain HTTP request to the forwarded port.
+	script := `kubectl port-forward pod/` + pod + ` 18080:8080 >/dev/null 2>&1 & pf=$!
+for i in $(seq 100); do
+  if exec 3<>/dev/tcp/127.0.0.1/18080 2>/dev/null; then printf 'GET / HTTP/1.0\r\n\r\n' >&3; cat <&3; break; fi
+  sleep 0.1
+done
+kill $pf`
+	if out := e.nodeExec(t, server, "bash", "-c", script); !strings.Contains(out, "hello from "+pod) {
+		t.Errorf("kubectl port-forward: %q", out)
+	}
 }
 
 // TestInvalidConfigCreatesNothing checks that every problem is reported at
