@@ -164,3 +164,17 @@ func (p *Provider) Kubeconfig(ctx context.Context, cluster string) ([]byte, erro
 	}
 	return clientcmd.Write(*kc)
 }
+
+// MergeKubeconfig writes the cluster's context into the kubeconfig file at
+// path (KubeconfigPath rules) and returns the file it wrote.
+func (p *Provider) MergeKubeconfig(ctx context.Context, cluster, path string, switchContext bool) (string, error) {
+	data, err := p.Kubeconfig(ctx, cluster)
+	if err != nil {
+		return "", err
+	}
+	kc, err := clientcmd.Load(data)
+	if err != nil {
+		return "", err
+	}
+	return KubeconfigPath(path), mergeKubeconfig(path, kc, Context(cluster), switchContext)
+}

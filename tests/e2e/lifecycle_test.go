@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/cluster"
@@ -92,6 +94,14 @@ func TestLifecycle(t *testing.T) {
 		httpGet(ctx, t, viaLB)
 		if _, err := e.p.Kubeconfig(ctx, name); err != nil {
 			t.Errorf("first cluster's kubeconfig: %v", err)
+		}
+		merged := filepath.Join(t.TempDir(), "merged")
+		if _, err := e.p.MergeKubeconfig(ctx, name, merged, true); err != nil {
+			t.Fatal(err)
+		}
+		kc, err := clientcmd.LoadFromFile(merged)
+		if err != nil || kc.CurrentContext != cluster.Context(name) || kc.Contexts[cluster.Context(name)] == nil {
+			t.Errorf("kubeconfig merge: %v %+v", err, kc)
 		}
 	})
 }

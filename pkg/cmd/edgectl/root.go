@@ -23,6 +23,7 @@ import (
 	exportlogs "github.com/edgectl/edgectl/pkg/cmd/edgectl/export/logs"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/image/build"
 	kubeconfigget "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/get"
+	kubeconfigmerge "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/merge"
 	nodeadd "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/add"
 	nodedelete "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/delete"
 	nodelist "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/list"
@@ -94,7 +95,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	nodeCmd := &cobra.Command{Use: "node", Short: "Manage the nodes of clusters"}
 	nodeCmd.AddCommand(nodelist.NewCommand(deps), nodeadd.NewCommand(deps), nodedelete.NewCommand(deps))
 	kubeconfigCmd := &cobra.Command{Use: "kubeconfig", Short: "Print or merge kubeconfigs"}
-	kubeconfigCmd.AddCommand(kubeconfigget.NewCommand(deps))
+	kubeconfigCmd.AddCommand(kubeconfigget.NewCommand(deps), kubeconfigmerge.NewCommand(deps))
 	exportCmd := &cobra.Command{Use: "export", Short: "Export cluster data"}
 	exportCmd.AddCommand(exportlogs.NewCommand(deps))
 	imageCmd := &cobra.Command{Use: "image", Short: "Build node images"}
