@@ -35,17 +35,18 @@ const bundleSecret = "edgelet-server-bootstrap"
 var bundleFiles = []string{"ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key",
 	"service-account.key", "service-account.pub", "etcd-ca.crt", "etcd-ca.key"}
 
-func bundleKey(secret string) []byte {
-	sum := sha256.Sum256([]byte("edgelet-server-bundle:" + secret))
-	return sum[:]
-}
-
-func seal(secret string, plain []byte) ([]byte, error) {
-	block, err := aes.NewCipher(bundleKey(secret))
+// bundleAEAD is AES-256-GCM keyed by a hash of the servers' secret.
+func bundleAEAD(secret string) (cipher.AEAD, error) {
+	key := sha256.Sum256([]byte("edgelet-server-bundle:" + secret))
+	block, err := aes.NewCipher(key[:])
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func seal(secret string, plain []byte) ([]byte, error) {
+	gcm, err := bundleAEAD(secret)
 	if err != nil {
 		return nil, err
 	}
@@ -57,11 +58,7 @@ func seal(secret string, plain []byte) ([]byte, error) {
 }
 
 func open(secret string, sealed []byte) ([]byte, error) {
-	block, err := aes.NewCipher(bundleKey(secret))
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := bundleAEAD(secret)
 	if err != nil {
 		return nil, err
 	}
