@@ -41,6 +41,12 @@ func Join(ctx context.Context, cfg *config.Agent) (Credentials, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Credentials{}, err
 	}
+	if creds, ok := joined(dir, tok.CAHash); ok {
+		// Already joined with this token's CA: start without the server, so a
+		// node that reboots while its uplink is down still brings up
+		// containerd and kubelet (which then retry the API on their own).
+		return creds, nil
+	}
 	caPEM, err := fetchCA(ctx, cfg.Server, tok.CAHash)
 	if err != nil {
 		return Credentials{}, err
@@ -61,6 +67,27 @@ func Join(ctx context.Context, cfg *config.Agent) (Credentials, error) {
 	}
 	spec := kubeconfig.Spec{Server: cfg.Server, CAFile: creds.CAFile, Token: tok.Bootstrap()}
 	return creds, kubeconfig.Write(creds.BootstrapKubeconfig, spec, 0o600)
+}
+
+// joined returns the credentials of an earlier join, if its CA is the one
+// the token pins and kubelet already holds its client certificate.
+func joined(dir, caHash string) (Credentials, bool) {
+	creds := Credentials{
+		CAFile:              filepath.Join(dir, "ca.crt"),
+		BootstrapKubeconfig: filepath.Join(dir, "bootstrap.kubeconfig"),
+		KubeletKubeconfig:   filepath.Join(dir, "kubelet.kubeconfig"),
+	}
+	creds.KubeProxyKubeconfig = creds.KubeletKubeconfig
+	caPEM, err := os.ReadFile(creds.CAFile)
+	if err != nil || !usableKubeconfig(creds.KubeletKubeconfig) {
+		return creds, false
+	}
+	block, _ := pem.Decode(caPEM)
+	if block == nil {
+		return creds, false
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return creds, hex.EncodeToString(sum[:]) == caHash
 }
 
 // fetchCA reads the CA from the public cluster-info ConfigMap without
