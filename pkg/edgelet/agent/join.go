@@ -41,7 +41,8 @@ func Join(ctx context.Context, cfg *config.Agent) (Credentials, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Credentials{}, err
 	}
-	if creds, ok := joined(dir, tok.CAHash); ok {
+	creds, ok := joined(dir, tok.CAHash)
+	if ok {
 		// Already joined with this token's CA: start without the server, so a
 		// node that reboots while its uplink is down still brings up
 		// containerd and kubelet (which then retry the API on their own).
@@ -54,14 +55,6 @@ func Join(ctx context.Context, cfg *config.Agent) (Credentials, error) {
 	if err := checkToken(ctx, cfg.Server, caPEM, tok.Bootstrap()); err != nil {
 		return Credentials{}, err
 	}
-	creds := Credentials{
-		CAFile:              filepath.Join(dir, "ca.crt"),
-		BootstrapKubeconfig: filepath.Join(dir, "bootstrap.kubeconfig"),
-		KubeletKubeconfig:   filepath.Join(dir, "kubelet.kubeconfig"),
-	}
-	// kube-proxy and the pod network run as the node, with the kubeconfig
-	// kubelet writes once its certificate is issued.
-	creds.KubeProxyKubeconfig = creds.KubeletKubeconfig
 	if err := os.WriteFile(creds.CAFile, caPEM, 0o644); err != nil {
 		return creds, err
 	}
@@ -72,6 +65,8 @@ func Join(ctx context.Context, cfg *config.Agent) (Credentials, error) {
 // joined returns the credentials of an earlier join, if its CA is the one
 // the token pins and kubelet already holds its client certificate.
 func joined(dir, caHash string) (Credentials, bool) {
+	// kube-proxy and the pod network run as the node, with the kubeconfig
+	// kubelet writes once its certificate is issued.
 	creds := Credentials{
 		CAFile:              filepath.Join(dir, "ca.crt"),
 		BootstrapKubeconfig: filepath.Join(dir, "bootstrap.kubeconfig"),
