@@ -13,6 +13,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/internal/runtime"
 )
 
 // fetchKubeconfig waits for the first server to write its admin kubeconfig,
@@ -153,11 +154,11 @@ func (p *Provider) Kubeconfig(ctx context.Context, cluster string) ([]byte, erro
 		return nil, edgeerrors.New(edgeerrors.KindNotFound, "list clusters with `edgectl cluster list`; start it with `edgectl cluster start`",
 			"cluster %q has no running server", cluster)
 	}
-	cs, err := p.rt.List(ctx, map[string]string{"io.edgectl.cluster": cluster, "io.edgectl.role": RoleLoadBalancer})
+	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: cluster, runtime.LabelRole: RoleLoadBalancer})
 	if err != nil || len(cs) == 0 {
 		return nil, fmt.Errorf("cluster %q has no load balancer", cluster)
 	}
-	apiPort, _ = strconv.Atoi(cs[0].Labels["io.edgectl.api-port"])
+	apiPort, _ = strconv.Atoi(cs[0].Labels[runtime.LabelAPIPort])
 	kc, err := p.fetchKubeconfig(ctx, cluster, server, "127.0.0.1", apiPort)
 	if err != nil {
 		return nil, err

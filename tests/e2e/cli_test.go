@@ -6,19 +6,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
 // edgectlBinary builds bin/edgectl-e2e once per test binary run.
 func edgectlBinary(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
+	_, file, _, _ := goruntime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	bin := filepath.Join(t.TempDir(), "edgectl")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/edgectl")
@@ -110,7 +111,7 @@ func TestNodeSystemd(t *testing.T) {
 	const name = "e2e-systemd"
 	e.create(t, &v1alpha1.Cluster{Name: name})
 	node := nodeName(name, "server", 0)
-	cs, err := e.p.Runtime().List(context.Background(), map[string]string{"io.edgectl.cluster": name, "io.edgectl.role": "server"})
+	cs, err := e.p.Runtime().List(context.Background(), map[string]string{runtime.LabelCluster: name, runtime.LabelRole: "server"})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("list: %v %v", cs, err)
 	}

@@ -40,15 +40,7 @@ func TestHA(t *testing.T) {
 	// wait for its Node to turn NotReady, so the scheduler avoids it.
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		n, err := client.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady {
-				return c.Status != corev1.ConditionTrue, nil
-			}
-		}
-		return false, nil
+		return err == nil && !isReady(n), nil
 	})
 	if err != nil {
 		t.Fatalf("node %s never went NotReady (API through the LB unusable?): %v", victim, err)

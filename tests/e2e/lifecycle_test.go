@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/cluster"
 )
@@ -110,15 +110,7 @@ func waitNodeReady(ctx context.Context, t *testing.T, c kubernetes.Interface, na
 	t.Helper()
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				return cond.Status == corev1.ConditionTrue, nil
-			}
-		}
-		return false, nil
+		return err == nil && isReady(n), nil
 	})
 	if err != nil {
 		t.Fatalf("node %s not Ready: %v", name, err)
@@ -136,16 +128,14 @@ func mustNodes(t *testing.T, e *env, name string) []cluster.Node {
 
 func ips(t *testing.T, e *env, name string) map[string]string {
 	t.Helper()
+	cs, err := e.p.Runtime().List(context.Background(), map[string]string{runtime.LabelCluster: name})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]string{}
-	for _, n := range mustNodes(t, e, name) {
-		res, err := e.p.Runtime().List(context.Background(), map[string]string{"io.edgectl.cluster": name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range res {
-			if c.Name == n.Name && c.IP != "" {
-				out[n.Name] = c.IP
-			}
+	for _, c := range cs {
+		if c.IP != "" {
+			out[c.Name] = c.IP
 		}
 	}
 	return out

@@ -163,11 +163,9 @@ func waitEchoReady(ctx context.Context, t *testing.T, c kubernetes.Interface, wa
 		if err != nil {
 			return false, nil
 		}
-		for _, n := range nodes.Items {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue {
-					return false, nil
-				}
+		for i := range nodes.Items {
+			if !isReady(&nodes.Items[i]) {
+				return false, nil
 			}
 		}
 		return d.Status.ReadyReplicas == want && d.Status.UpdatedReplicas == want, nil
@@ -200,6 +198,16 @@ func waitRestarted(ctx context.Context, t *testing.T, c kubernetes.Interface, be
 	if err != nil {
 		t.Fatalf("pod %s did not run again after its node restarted: %v", before.Name, err)
 	}
+}
+
+// isReady reports whether the node's Ready condition is True.
+func isReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func restart(ctx context.Context, t *testing.T, e *env, node string) {

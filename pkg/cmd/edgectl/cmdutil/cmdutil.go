@@ -3,11 +3,13 @@
 package cmdutil
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/pkg/cluster"
 )
@@ -36,7 +38,7 @@ func PrintJSON(w io.Writer, v any) error {
 // CheckOutput validates an -o value.
 func CheckOutput(o string) error {
 	if o != "" && o != "json" && o != "table" {
-		return fmt.Errorf("-o %q: must be table or json", o)
+		return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "-o %q: must be table or json", o)
 	}
 	return nil
 }
@@ -49,4 +51,17 @@ func PrintNodes(w io.Writer, nodes []cluster.Node) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, n.Cluster)
 	}
 	return tw.Flush()
+}
+
+// Nodes checks the -o value and lists the node containers of a cluster ("" =
+// every cluster): the shared start of the list and get commands.
+func Nodes(ctx context.Context, deps Deps, name, output string) ([]cluster.Node, error) {
+	if err := CheckOutput(output); err != nil {
+		return nil, err
+	}
+	p, err := cluster.NewProvider(deps.Logger())
+	if err != nil {
+		return nil, err
+	}
+	return p.Nodes(ctx, name)
 }

@@ -17,14 +17,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		Short: "Show a cluster's nodes, addresses and state",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := cmdutil.CheckOutput(output); err != nil {
-				return err
-			}
-			p, err := cluster.NewProvider(deps.Logger())
-			if err != nil {
-				return err
-			}
-			nodes, err := p.Nodes(cmd.Context(), args[0])
+			nodes, err := cmdutil.Nodes(cmd.Context(), deps, args[0], output)
 			if err != nil {
 				return err
 			}

@@ -28,14 +28,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		Short:   "List clusters",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cmdutil.CheckOutput(output); err != nil {
-				return err
-			}
-			p, err := cluster.NewProvider(deps.Logger())
-			if err != nil {
-				return err
-			}
-			nodes, err := p.Nodes(cmd.Context(), "")
+			nodes, err := cmdutil.Nodes(cmd.Context(), deps, "", output)
 			if err != nil {
 				return err
 			}

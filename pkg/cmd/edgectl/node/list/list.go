@@ -4,7 +4,6 @@ package list
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
 )
 
@@ -17,14 +16,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		Short:   "List node containers (of one cluster with -c)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cmdutil.CheckOutput(output); err != nil {
-				return err
-			}
-			p, err := cluster.NewProvider(deps.Logger())
-			if err != nil {
-				return err
-			}
-			nodes, err := p.Nodes(cmd.Context(), name)
+			nodes, err := cmdutil.Nodes(cmd.Context(), deps, name, output)
 			if err != nil {
 				return err
 			}
