@@ -105,8 +105,9 @@ type Provider interface {
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
 	Start(ctx context.Context, name string) error
 	Stop(ctx context.Context, name string) error
-	// Kill stops a container at once (SIGKILL), as a crash would.
-	Kill(ctx context.Context, name string) error
+	// Signal sends a signal ("KILL", "USR2", ...) to the container's PID 1;
+	// "KILL" stops it at once, as a crash would.
+	Signal(ctx context.Context, name, signal string) error
 	// Remove deletes the container and its anonymous volumes.
 	Remove(ctx context.Context, name string) error
 	ListVolumes(ctx context.Context, labels map[string]string) ([]string, error)

@@ -4,38 +4,45 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
+	"github.com/edgectl/edgectl/internal/cli"
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
-// AddAgent adds one agent to a running cluster; it joins with the join token
-// of the first server. It returns the new node's name.
-func (p *Provider) AddAgent(ctx context.Context, name string) (string, error) {
+// Highest node indexes: the static addresses of servers are .10–.19 and of
+// agents .20 onwards.
+const (
+	maxServerIndex = 9
+	maxAgentIndex  = 199
+)
+
+// AddNode adds one server or agent to a running cluster and returns the new
+// node's name. An agent joins with the join token of a running server; a
+// server joins the embedded etcd cluster through one, and the load balancer
+// is then reloaded with it.
+func (p *Provider) AddNode(ctx context.Context, name, role string) (node string, err error) {
+	if role != RoleServer && role != RoleAgent {
+		return "", edgeerrors.New(edgeerrors.KindInvalidConfig, "use --role agent or --role server", "role %q: must be agent or server", role)
+	}
 	nodes, err := p.existing(ctx, name)
 	if err != nil {
 		return "", err
 	}
-	var server *runtime.Container
-	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: name, runtime.LabelRole: RoleServer})
+	server, err := p.runningServer(ctx, name, "")
 	if err != nil {
-		return "", engineError(err)
-	}
-	for i := range cs {
-		if cs[i].State == "running" {
-			server = &cs[i]
-			break
-		}
-	}
-	if server == nil {
-		return "", edgeerrors.New(edgeerrors.KindNotFound, fmt.Sprintf("start it with `edgectl cluster start %s`", name), "cluster %q has no running server", name)
+		return "", err
 	}
 	next := 0
 	for _, n := range nodes {
-		if n.Role == RoleAgent && n.Index >= next {
+		if n.Role == role && n.Index >= next {
 			next = n.Index + 1
 		}
+	}
+	if (role == RoleServer && next > maxServerIndex) || next > maxAgentIndex {
+		return "", edgeerrors.New(edgeerrors.KindInvalidConfig, "", "cluster %q has no free %s address left (index %d)", name, role, next)
 	}
 	l := server.Labels
 	cfg := &v1alpha1.Cluster{Name: name, Image: l[runtime.LabelImage],
@@ -43,18 +50,79 @@ func (p *Provider) AddAgent(ctx context.Context, name string) (string, error) {
 	v1alpha1.SetDefaults(cfg)
 	apiPort, _ := strconv.Atoi(l[runtime.LabelAPIPort])
 	privileged := l[labelPrivileged] == "true"
-	joinToken, err := p.joinToken(ctx, server.Name)
-	if err != nil {
-		return "", err
+	subnet := l[runtime.LabelSubnet]
+	status := cli.NewStatus(p.logger.Writer())
+	defer func() { status.End(err == nil) }()
+	node = nodeName(name, role, next)
+	if role == RoleServer {
+		if store := l[labelDatastore]; store != DatastoreEtcd {
+			return "", edgeerrors.New(edgeerrors.KindInvalidConfig,
+				"create the cluster with --servers 3, or with serverArgs [cluster-init] for one server that can grow",
+				"cluster %q keeps its data in %s, not embedded etcd: servers cannot be added", name, orDefault(store, DatastoreSQLite))
+		}
+		addr, err := newAddresses(subnet)
+		if err != nil {
+			return "", err
+		}
+		cfg.Servers = 3 // any HA count: the new server joins embedded etcd
+		spec, err := serverSpec(cfg, addr, subnet, apiPort, next, l[labelToken], l[runtime.LabelIP], privileged)
+		if err != nil {
+			return "", err
+		}
+		status.Start(fmt.Sprintf("Joining server %s through %s", node, server.Name))
+		if err := p.rt.CreateNode(ctx, withHostMounts(spec)); err != nil {
+			return "", p.removeFailed(ctx, node, server.Name, err)
+		}
+		if _, err := p.fetchKubeconfig(ctx, name, node, "127.0.0.1", apiPort); err != nil {
+			return "", p.removeFailed(ctx, node, server.Name, err)
+		}
+	} else {
+		status.Start(fmt.Sprintf("Starting agent %s", node))
+		joinToken, err := p.joinToken(ctx, server.Name)
+		if err != nil {
+			return "", err
+		}
+		if err := p.startAgents(ctx, cfg, subnet, apiPort, next, 1, joinToken, privileged); err != nil {
+			return "", p.removeFailed(ctx, node, "", err)
+		}
 	}
-	if err := p.startAgents(ctx, cfg, l[runtime.LabelSubnet], apiPort, next, 1, joinToken, privileged); err != nil {
-		return "", err
-	}
-	return nodeName(name, RoleAgent, next), nil
+	status.Start("Reloading the load balancer")
+	return node, p.updateLB(ctx, name)
 }
 
-// DeleteNode drains a node, deletes its Node object and removes its
-// container and volumes. Servers cannot be removed this way yet.
+// removeFailed removes a node whose add failed (and the etcd member of a
+// server, through the server it joined), and returns err.
+func (p *Provider) removeFailed(ctx context.Context, node, joinedThrough string, err error) error {
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if joinedThrough != "" {
+		if res, rerr := p.rt.Exec(cleanup, joinedThrough, []string{"edgelet", "member", "rm", node, "--ignore-not-found"}, nil); rerr != nil || res.ExitCode != 0 {
+			p.logger.Warnf("remove the etcd member of %s: %v %s", node, rerr, res.Stderr)
+		}
+	}
+	if rerr := p.removeNode(cleanup, node); rerr != nil {
+		p.logger.Warnf("remove %s after the failed add: %v", node, rerr)
+	}
+	return err
+}
+
+// runningServer returns a running server of the cluster other than except.
+func (p *Provider) runningServer(ctx context.Context, cluster, except string) (*runtime.Container, error) {
+	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: cluster, runtime.LabelRole: RoleServer})
+	if err != nil {
+		return nil, engineError(err)
+	}
+	for i := range cs {
+		if cs[i].State == "running" && cs[i].Name != except {
+			return &cs[i], nil
+		}
+	}
+	return nil, edgeerrors.New(edgeerrors.KindNotFound, fmt.Sprintf("start it with `edgectl cluster start %s`", cluster), "cluster %q has no other running server", cluster)
+}
+
+// DeleteNode drains a node (when it runs), removes a server's etcd member,
+// deletes the Node object, removes the container and its volumes, and
+// reloads the load balancer.
 func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: ""})
 	if err != nil {
@@ -69,27 +137,50 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 	if target == nil {
 		return edgeerrors.New(edgeerrors.KindNotFound, "see `edgectl node list`", "node %q not found", node)
 	}
-	if target.Labels[runtime.LabelRole] != RoleAgent {
-		return edgeerrors.New(edgeerrors.KindInvalidConfig, "only agents can be deleted today", "node %q is a %s", node, target.Labels[runtime.LabelRole])
+	cluster, role := target.Labels[runtime.LabelCluster], target.Labels[runtime.LabelRole]
+	if role == RoleLoadBalancer {
+		return edgeerrors.New(edgeerrors.KindInvalidConfig, fmt.Sprintf("delete the cluster with `edgectl cluster delete %s`", cluster), "%q is the load balancer of cluster %q", node, cluster)
 	}
-	cluster := target.Labels[runtime.LabelCluster]
-	servers, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: cluster, runtime.LabelRole: RoleServer})
+	if role == RoleServer && target.Labels[labelDatastore] != DatastoreEtcd {
+		return edgeerrors.New(edgeerrors.KindInvalidConfig, fmt.Sprintf("delete the cluster with `edgectl cluster delete %s`", cluster),
+			"%q is the only server of cluster %q (its data is not in embedded etcd)", node, cluster)
+	}
+	other, err := p.runningServer(ctx, cluster, node)
 	if err != nil {
-		return engineError(err)
+		return err
 	}
-	for _, s := range servers {
-		if s.State != "running" {
-			continue
-		}
-		drain := []string{"kubectl", "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=90s"}
-		if res, err := p.rt.Exec(ctx, s.Name, drain, nil); err != nil || res.ExitCode != 0 {
+	kubectl := func(args ...string) (runtime.ExecResult, error) {
+		return p.rt.Exec(ctx, other.Name, append([]string{"kubectl"}, args...), nil)
+	}
+	if target.State == "running" {
+		res, err := kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=90s")
+		if err != nil || res.ExitCode != 0 {
 			p.logger.Warnf("drain %s: %v %s", node, err, res.Stderr)
 		}
-		if res, err := p.rt.Exec(ctx, s.Name, []string{"kubectl", "delete", "node", node, "--ignore-not-found"}, nil); err != nil || res.ExitCode != 0 {
-			return fmt.Errorf("delete Node object %s: %v %s", node, err, res.Stderr)
-		}
-		break
+	} else {
+		// A stopped node cannot confirm that its pods are gone, so a drain
+		// would only time out; the pod garbage collector removes them once
+		// the Node object is deleted.
+		p.logger.Vf(1, "%s is %s; not draining it", node, target.State)
 	}
+	if role == RoleServer {
+		// While the member stays listed it counts toward etcd's quorum.
+		cmd := []string{"edgelet", "member", "rm", node, "--ignore-not-found"}
+		if res, err := p.rt.Exec(ctx, other.Name, cmd, nil); err != nil || res.ExitCode != 0 {
+			return fmt.Errorf("remove the etcd member of %s through %s: %v %s", node, other.Name, err, res.Stderr)
+		}
+	}
+	if err := p.removeNode(ctx, node); err != nil {
+		return err
+	}
+	if res, err := kubectl("delete", "node", node, "--ignore-not-found"); err != nil || res.ExitCode != 0 {
+		return fmt.Errorf("delete Node object %s: %v %s", node, err, res.Stderr)
+	}
+	return p.updateLB(ctx, cluster)
+}
+
+// removeNode removes a node's container and volumes.
+func (p *Provider) removeNode(ctx context.Context, node string) error {
 	if err := p.rt.Remove(ctx, node); err != nil {
 		return err
 	}
@@ -99,4 +190,11 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 		}
 	}
 	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -31,6 +31,8 @@ const (
 	labelPrivileged  = "io.edgectl.privileged"
 	labelClusterCIDR = "io.edgectl.cluster-cidr"
 	labelServiceCIDR = "io.edgectl.service-cidr"
+	labelDatastore   = "io.edgectl.datastore"
+	labelLBPorts     = "io.edgectl.lb-ports"
 )
 
 // Names of the cluster's engine objects.
@@ -88,38 +90,88 @@ func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, p
 	common := func(role string, i int) map[string]string { return commonLabels(cfg, role, i, apiPort, subnet) }
 	lbLabels := common(RoleLoadBalancer, 0)
 	lbLabels[runtime.LabelIP] = addr.lb()
+	var lbPorts []int
+	for _, port := range cfg.Ports {
+		if port.Node == RoleLoadBalancer && port.Protocol == "tcp" {
+			lbPorts = append(lbPorts, port.ContainerPort)
+		}
+	}
+	lbLabels[labelLBPorts] = joinInts(lbPorts)
 	p.LB = runtime.NodeSpec{
 		Name: lbName(cfg.Name), Hostname: lbName(cfg.Name), Image: cfg.Image, Network: p.Network, IP: addr.lb(),
 		Labels:     lbLabels,
 		Entrypoint: []string{"haproxy", "-W", "-db", "-f", haproxyConfig},
 		Ports:      []runtime.PortMapping{{HostIP: cfg.Network.APIHostIP, HostPort: apiPort, ContainerPort: APIPort, Protocol: "tcp"}},
-		Files:      map[string][]byte{haproxyConfig: []byte(haproxyConfigFor(serverIPs(addr, cfg.Servers), nodeIPs(addr, cfg.Servers, cfg.Agents), cfg.Ports))},
+		Files:      map[string][]byte{haproxyConfig: []byte(haproxyConfigFor(serverIPs(addr, cfg.Servers), nodeIPs(addr, cfg.Servers, cfg.Agents), lbPorts))},
 	}
 	for _, port := range cfg.Ports {
 		if port.Node == RoleLoadBalancer {
 			p.LB.Ports = append(p.LB.Ports, runtime.PortMapping{HostIP: port.HostIP, HostPort: port.HostPort, ContainerPort: port.ContainerPort, Protocol: port.Protocol})
 		}
 	}
-	firstServer := "https://" + addr.server(0) + ":" + strconv.Itoa(APIPort)
 	for i := 0; i < cfg.Servers; i++ {
-		name := nodeName(cfg.Name, RoleServer, i)
-		values := baseValues(cfg, name, addr.server(i), token)
-		values["tls-san"] = []string{addr.lb(), lbName(cfg.Name), "127.0.0.1", "localhost"}
-		if cfg.Servers > 1 {
-			if i == 0 {
-				values["cluster-init"] = true
-			} else {
-				values["server"] = firstServer
-			}
+		join := ""
+		if i > 0 {
+			join = addr.server(0)
 		}
-		spec, err := nodeSpec(cfg, RoleServer, i, name, addr.server(i), common(RoleServer, i), values, cfg.ServerArgs, privileged)
+		spec, err := serverSpec(cfg, addr, subnet, apiPort, i, token, join, privileged)
 		if err != nil {
 			return nil, err
 		}
-		spec.Labels[labelToken] = token
 		p.Servers = append(p.Servers, spec)
 	}
 	return p, nil
+}
+
+// serverSpec plans server i. With embedded etcd, the first server starts
+// the etcd cluster and the others join through the server at join (an IP).
+func serverSpec(cfg *v1alpha1.Cluster, addr addresses, subnet string, apiPort, i int, token, join string, privileged bool) (runtime.NodeSpec, error) {
+	name := nodeName(cfg.Name, RoleServer, i)
+	values := baseValues(cfg, name, addr.server(i), token)
+	values["tls-san"] = []string{addr.lb(), lbName(cfg.Name), "127.0.0.1", "localhost"}
+	store := datastoreOf(cfg)
+	if store == DatastoreEtcd {
+		if join == "" {
+			values["cluster-init"] = true
+		} else {
+			values["server"] = "https://" + join + ":" + strconv.Itoa(APIPort)
+		}
+	}
+	labels := commonLabels(cfg, RoleServer, i, apiPort, subnet)
+	labels[labelDatastore] = store
+	spec, err := nodeSpec(cfg, RoleServer, i, name, addr.server(i), labels, values, cfg.ServerArgs, privileged)
+	if err != nil {
+		return runtime.NodeSpec{}, err
+	}
+	spec.Labels[labelToken] = token
+	return spec, nil
+}
+
+// Datastores of a cluster's servers.
+const (
+	DatastoreSQLite   = "sqlite"   // one server, kine over SQLite
+	DatastoreEtcd     = "etcd"     // embedded etcd: servers can be added and removed
+	DatastoreExternal = "external" // --datastore-endpoint in the server args
+)
+
+// datastoreOf tells where the servers keep the cluster's data: embedded etcd
+// for more than one server (or a single server started with cluster-init, so
+// that servers can be added later), else kine over SQLite or the user's
+// external database.
+func datastoreOf(cfg *v1alpha1.Cluster) string {
+	store := DatastoreSQLite
+	if cfg.Servers > 1 {
+		store = DatastoreEtcd
+	}
+	for _, a := range cfg.ServerArgs {
+		switch k, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); k {
+		case "cluster-init":
+			store = DatastoreEtcd
+		case "datastore-endpoint":
+			return DatastoreExternal
+		}
+	}
+	return store
 }
 
 // agentSpec plans agent i. Agents join through the load balancer with the
@@ -258,7 +310,7 @@ func nodeSpec(cfg *v1alpha1.Cluster, role string, i int, name, ip string, labels
 // haproxyConfigFor renders the load balancer's config: TCP to every server's
 // API port, health-checked on /readyz, plus the user's published ports to the
 // same port on every node.
-func haproxyConfigFor(servers, nodes []string, ports []v1alpha1.Port) string {
+func haproxyConfigFor(servers, nodes []string, ports []int) string {
 	var b strings.Builder
 	b.WriteString(`# Written by edgectl; regenerated when servers change.
 global
@@ -287,17 +339,22 @@ backend kube-apiservers
 	for i, ip := range servers {
 		fmt.Fprintf(&b, "  server server-%d %s:%d\n", i, ip, APIPort)
 	}
-	for _, p := range ports {
-		if p.Node != RoleLoadBalancer {
-			continue
-		}
+	for _, port := range ports {
 		// A published port reaches the same port on every node, like a
 		// cloud load balancer in front of a NodePort.
 		fmt.Fprintf(&b, "\nfrontend port-%d\n  bind *:%d\n  default_backend port-%d\n\nbackend port-%d\n  default-server inter 2s fall 2 rise 1 check\n",
-			p.ContainerPort, p.ContainerPort, p.ContainerPort, p.ContainerPort)
+			port, port, port, port)
 		for i, ip := range nodes {
-			fmt.Fprintf(&b, "  server node-%d %s:%d\n", i, ip, p.ContainerPort)
+			fmt.Fprintf(&b, "  server node-%d %s:%d\n", i, ip, port)
 		}
 	}
 	return b.String()
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }

@@ -72,3 +72,30 @@ func mustYAML(t *testing.T, data []byte, v any) {
 		t.Fatal(err)
 	}
 }
+
+func TestDatastoreOf(t *testing.T) {
+	for _, tc := range []struct {
+		servers int
+		args    []string
+		want    string
+	}{
+		{1, nil, DatastoreSQLite},
+		{3, nil, DatastoreEtcd},
+		{1, []string{"cluster-init"}, DatastoreEtcd},
+		{1, []string{"--datastore-endpoint=postgres://db/k8s"}, DatastoreExternal},
+	} {
+		cfg := &v1alpha1.Cluster{Servers: tc.servers, ServerArgs: tc.args}
+		if got := datastoreOf(cfg); got != tc.want {
+			t.Errorf("servers %d args %v: %s, want %s", tc.servers, tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestHAProxyConfigPorts(t *testing.T) {
+	c := haproxyConfigFor([]string{"10.0.0.10"}, []string{"10.0.0.10", "10.0.0.20"}, []int{30080})
+	for _, want := range []string{"server server-0 10.0.0.10:6443", "bind *:30080", "server node-1 10.0.0.20:30080"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("config lacks %q:\n%s", want, c)
+		}
+	}
+}

@@ -39,7 +39,7 @@ func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout 
 		if ctx.Err() != nil {
 			return false, nil // keep the last real answer, not the deadline's
 		}
-		if now != state {
+		if now != state && !ok {
 			progress(now)
 		}
 		state = now

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/cluster"
@@ -74,6 +75,15 @@ done
 kill $pf`
 	if out := e.nodeExec(t, server, "bash", "-c", script); !strings.Contains(out, "hello from "+pod) {
 		t.Errorf("kubectl port-forward: %q", out)
+	}
+
+	// One server on SQLite cannot grow: a clear error, and nothing added.
+	_, err = e.p.AddNode(ctx, name, "server")
+	if edgeerrors.ExitCode(err) != edgeerrors.ExitCode(edgeerrors.New(edgeerrors.KindInvalidConfig, "", "")) || !strings.Contains(err.Error(), "embedded etcd") {
+		t.Errorf("node add --role server on a SQLite cluster: %v", err)
+	}
+	if n := len(mustNodes(t, e, name)); n != 2 {
+		t.Errorf("cluster has %d containers after the refused add, want 2", n)
 	}
 }
 

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,9 @@ import (
 
 // TestHA: 3 servers with embedded etcd behind the load balancer. With one
 // server container killed, the API through the LB keeps answering and a new
-// Deployment schedules and runs.
+// Deployment schedules and runs. Then the dead server is deleted (its etcd
+// member goes too), a new server is added, and the cluster survives losing
+// the first server: the new one is a voting member behind the LB.
 func TestHA(t *testing.T) {
 	e := setup(t)
 	const name = "e2e-ha"
@@ -32,7 +36,7 @@ func TestHA(t *testing.T) {
 	}
 
 	victim := nodeName(name, "server", 1)
-	if err := e.p.Runtime().Kill(ctx, victim); err != nil {
+	if err := e.p.Runtime().Signal(ctx, victim, "KILL"); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("killed %s", victim)
@@ -69,5 +73,68 @@ func TestHA(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("new Deployment did not run with one server down: %v", err)
+	}
+
+	replaceServer(ctx, t, e, name, victim)
+}
+
+// replaceServer deletes the dead server, adds a new one, and kills server-0:
+// the API through the LB must keep answering with the new server voting.
+func replaceServer(ctx context.Context, t *testing.T, e *env, name, dead string) {
+	client := e.client(t, name)
+	deadIP := nodeIP(ctx, t, client, dead)
+	if err := e.p.DeleteNode(ctx, dead); err != nil {
+		t.Fatalf("delete %s: %v", dead, err)
+	}
+	added, err := e.p.AddNode(ctx, name, "server")
+	if err != nil {
+		t.Fatalf("add server: %v", err)
+	}
+	if want := nodeName(name, "server", 3); added != want {
+		t.Fatalf("added %s, want %s", added, want)
+	}
+	waitNodeReady(ctx, t, client, added)
+	if _, err := client.CoreV1().Nodes().Get(ctx, dead, metav1.GetOptions{}); err == nil {
+		t.Errorf("Node %s still exists after node delete", dead)
+	}
+
+	var members []struct {
+		Name    string `json:"name"`
+		Learner bool   `json:"learner"`
+	}
+	out := e.nodeExec(t, nodeName(name, "server", 0), "edgelet", "member", "ls", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &members); err != nil {
+		t.Fatalf("member ls: %v\n%s", err, out)
+	}
+	var names []string
+	for _, m := range members {
+		if m.Learner {
+			t.Errorf("member %s is still a learner", m.Name)
+		}
+		names = append(names, m.Name)
+	}
+	sort.Strings(names)
+	want := []string{nodeName(name, "server", 0), nodeName(name, "server", 2), added}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("etcd members %v, want %v", names, want)
+	}
+
+	lb := e.nodeExec(t, "edgectl-"+name+"-lb", "cat", "/etc/edgectl/haproxy.cfg")
+	if !strings.Contains(lb, nodeIP(ctx, t, client, added)+":6443") || strings.Contains(lb, deadIP+":6443") {
+		t.Fatalf("load balancer config does not list exactly the current servers:\n%s", lb)
+	}
+
+	first := nodeName(name, "server", 0)
+	if err := e.p.Runtime().Signal(ctx, first, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed %s; servers 2 and 3 hold the quorum", first)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "after-replace", Namespace: "default"}}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("API through the LB did not accept a write with %s down and %s added: %v", first, added, err)
 	}
 }

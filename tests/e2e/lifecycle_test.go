@@ -57,7 +57,7 @@ func TestLifecycle(t *testing.T) {
 	})
 
 	t.Run("node add joins, node delete drains and removes", func(t *testing.T) {
-		node, err := e.p.AddAgent(ctx, name)
+		node, err := e.p.AddNode(ctx, name, "agent")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,6 +65,12 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("new node is %s", node)
 		}
 		waitNodeReady(ctx, t, client, node)
+		// The published port now reaches the new agent too.
+		ip := nodeIP(ctx, t, client, node)
+		lbConf := func() string { return e.nodeExec(t, "edgectl-"+name+"-lb", "cat", "/etc/edgectl/haproxy.cfg") }
+		if !strings.Contains(lbConf(), ip+":30083") {
+			t.Errorf("load balancer does not forward to the new agent %s:\n%s", ip, lbConf())
+		}
 		if err := e.p.DeleteNode(ctx, node); err != nil {
 			t.Fatal(err)
 		}
@@ -75,6 +81,9 @@ func TestLifecycle(t *testing.T) {
 			if n.Name == node {
 				t.Errorf("container %s still exists", node)
 			}
+		}
+		if strings.Contains(lbConf(), ip+":") {
+			t.Errorf("load balancer still forwards to the deleted agent %s:\n%s", ip, lbConf())
 		}
 		httpGet(ctx, t, viaLB)
 	})

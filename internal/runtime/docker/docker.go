@@ -281,9 +281,9 @@ func (p *Provider) Stop(ctx context.Context, name string) error {
 	return p.cli.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout})
 }
 
-// Kill sends SIGKILL to a container.
-func (p *Provider) Kill(ctx context.Context, name string) error {
-	return p.cli.ContainerKill(ctx, name, "KILL")
+// Signal sends a signal to a container's PID 1.
+func (p *Provider) Signal(ctx context.Context, name, signal string) error {
+	return p.cli.ContainerKill(ctx, name, signal)
 }
 
 // Remove force-removes a container and its anonymous volumes.

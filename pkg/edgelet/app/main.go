@@ -70,7 +70,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(),
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(), newMemberCommand(),
 		&cobra.Command{Use: "kubectl", Short: "Run kubectl against this server", DisableFlagParsing: true})
 	return root
 }

@@ -95,8 +95,8 @@ func Start(ctx context.Context, m Member) (*embed.Etcd, error) {
 	}
 }
 
-func client(m Member, endpoint string) (*clientv3.Client, error) {
-	tlsInfo := transport.TLSInfo{CertFile: m.Certs.ClientCert, KeyFile: m.Certs.ClientKey, TrustedCAFile: m.Certs.CAFile}
+func client(certs Certs, endpoint string) (*clientv3.Client, error) {
+	tlsInfo := transport.TLSInfo{CertFile: certs.ClientCert, KeyFile: certs.ClientKey, TrustedCAFile: certs.CAFile}
 	tlsCfg, err := tlsInfo.ClientConfig()
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func client(m Member, endpoint string) (*clientv3.Client, error) {
 // which is in sync with leader"). A learner serves no requests itself, so
 // this goes through the member it joined.
 func promote(ctx context.Context, m Member, id uint64) error {
-	cli, err := client(m, m.Join)
+	cli, err := client(m.Certs, m.Join)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func promote(ctx context.Context, m Member, id uint64) error {
 // not vote, so adding it never costs the cluster its quorum (a plain member
 // would, until it started).
 func addMember(ctx context.Context, m Member) (string, uint64, error) {
-	cli, err := client(m, m.Join)
+	cli, err := client(m.Certs, m.Join)
 	if err != nil {
 		return "", 0, err
 	}

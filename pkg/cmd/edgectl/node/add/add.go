@@ -11,29 +11,33 @@ import (
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
 )
 
-// NewCommand returns `edgectl node add -c NAME --role agent`.
+// NewCommand returns `edgectl node add -c NAME [--role agent|server]`.
 func NewCommand(deps cmdutil.Deps) *cobra.Command {
 	var name, role string
 	var count int
 	cmd := &cobra.Command{
-		Use:   "add -c CLUSTER [--role agent] [--count N]",
+		Use:   "add -c CLUSTER [--role agent|server] [--count N]",
 		Short: "Add nodes to a running cluster",
-		Args:  cobra.NoArgs,
+		Long: `Add agents or servers to a running cluster.
+
+An agent joins with the cluster's join token. A server joins the embedded etcd
+cluster (clusters created with --servers 3, or with the server arg cluster-init)
+and the load balancer is reloaded to include it. Nodes are added one at a time.`,
+		Example: `  edgectl node add -c demo
+  edgectl node add -c demo --role server`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
 				return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
-			}
-			if role != "agent" {
-				return edgeerrors.New(edgeerrors.KindInvalidConfig, "add agents for now; servers come with HA (docs/status.md)", "--role %q: only agent is supported yet", role)
 			}
 			p, err := cluster.NewProvider(deps.Logger())
 			if err != nil {
 				return err
 			}
 			for i := 0; i < count; i++ {
-				node, err := p.AddAgent(cmd.Context(), name)
+				node, err := p.AddNode(cmd.Context(), name, role)
 				if err != nil {
-					return fmt.Errorf("add agent to %q: %w", name, err)
+					return fmt.Errorf("add %s to %q: %w", role, name, err)
 				}
 				fmt.Fprintln(deps.Streams.Out, node)
 			}
@@ -41,7 +45,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&name, "cluster", "c", "", "cluster to add to")
-	cmd.Flags().StringVar(&role, "role", "agent", "node role (agent)")
+	cmd.Flags().StringVar(&role, "role", "agent", "node role: agent or server")
 	cmd.Flags().IntVar(&count, "count", 1, "how many nodes to add")
 	return cmd
 }

@@ -16,7 +16,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 	return &cobra.Command{
 		Use:     "delete NODE...",
 		Aliases: []string{"rm"},
-		Short:   "Drain nodes, delete their Node objects and remove their containers",
+		Short:   "Drain nodes, delete their Node objects (and etcd members) and remove their containers",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := cluster.NewProvider(deps.Logger())
