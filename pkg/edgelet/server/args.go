@@ -89,6 +89,13 @@ func controllerManagerArgs(cfg *config.Server, c *certs, leaderElect bool) []str
 		"configure-cloud-routes":           "false",
 		"leader-elect":                     strconv.FormatBool(leaderElect),
 		"profiling":                        "false",
+		// At start every controller gets its own ServiceAccount and token
+		// (use-service-account-credentials): a few hundred requests that
+		// the default burst of 30 spreads over ~3.5 s, which is most of
+		// the time between /readyz and a schedulable cluster. The API
+		// server is local, so let the start-up burst through.
+		"kube-api-qps":   "50",
+		"kube-api-burst": "400",
 	}
 	return flagMap(d, cfg.ControllerArgs)
 }
