@@ -16,8 +16,9 @@ import (
 )
 
 // BenchmarkCluster measures create-to-usable (API ready through the LB, all
-// nodes Ready, CoreDNS available), delete time, and the idle RSS of edgelet
-// plus containerd in each node, on the real engine. Run it with
+// nodes Ready, CoreDNS available), delete time, and the idle memory (RSS
+// and PSS) of edgelet, containerd and the shims in each node, on the real
+// engine. Run it with
 //
 //	go test -run '^$' -bench Cluster -benchtime 1x ./tests/e2e/
 //
@@ -41,10 +42,12 @@ func BenchmarkCluster(b *testing.B) {
 				}
 				b.ReportMetric(time.Since(start).Seconds(), "create-s")
 				time.Sleep(30 * time.Second) // let the nodes settle to idle before reading RSS
-				server, agent := rss(b, p, name)
-				b.ReportMetric(server, "server-node-MB")
+				server, agent := memory(b, p, name)
+				b.ReportMetric(server.RSS, "server-node-RSS-MB")
+				b.ReportMetric(server.PSS, "server-node-PSS-MB")
 				if agents > 0 {
-					b.ReportMetric(agent, "agent-node-MB")
+					b.ReportMetric(agent.RSS, "agent-node-RSS-MB")
+					b.ReportMetric(agent.PSS, "agent-node-PSS-MB")
 				}
 				start = time.Now()
 				if err := p.Delete(ctx, name, kubeconfig); err != nil {
@@ -56,39 +59,60 @@ func BenchmarkCluster(b *testing.B) {
 	}
 }
 
-// rss returns the resident memory (MB) of edgelet + containerd + shims in the
-// first server and, averaged, in the agents.
-func rss(b *testing.B, p *cluster.Provider, name string) (server, agent float64) {
+// memScript prints "Rss N" and "Pss N" (kB) of every edgelet, containerd
+// and shim process of a node. comm is cut at 15 characters, so the shim
+// is "containerd-shim".
+const memScript = `for p in $(pgrep -x edgelet) $(pgrep -x containerd) $(pgrep -x containerd-shim); do
+  awk '/^(Rss|Pss):/ {print $1, $2}' /proc/$p/smaps_rollup
+done`
+
+// nodeMemory is the memory (MB) of a node's edgelet, containerd and shims.
+// RSS counts every page a process maps; PSS splits the pages it shares
+// with other processes between them. The nodes of a cluster run the same
+// edgelet and containerd files from the same image layer, so the page
+// cache holds their code once, and RSS counts it again for every node.
+type nodeMemory struct{ RSS, PSS float64 }
+
+// memory returns the memory of the first server and, averaged, of the agents.
+func memory(b *testing.B, p *cluster.Provider, name string) (server, agent nodeMemory) {
 	nodes, err := p.Nodes(context.Background(), name)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var agentSum float64
-	var agentN int
+	var agentSum nodeMemory
+	var agentN float64
 	for _, n := range nodes {
 		if n.Role == "loadbalancer" {
 			continue
 		}
-		res, err := p.Runtime().Exec(context.Background(), n.Name, []string{"ps", "-o", "rss=", "-C", "edgelet,containerd,containerd-shim-runc-v2"}, nil)
-		if err != nil {
-			b.Fatal(err)
+		res, err := p.Runtime().Exec(context.Background(), n.Name, []string{"sh", "-c", memScript}, nil)
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("read memory of %s: %v %s", n.Name, err, res.Stderr)
 		}
-		var kb float64
-		for _, f := range strings.Fields(res.Stdout) {
-			v, _ := strconv.ParseFloat(f, 64)
-			kb += v
+		var m nodeMemory
+		for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			if f[0] == "Rss:" {
+				m.RSS += kb / 1024
+			} else {
+				m.PSS += kb / 1024
+			}
 		}
-		mb := kb / 1024
-		fmt.Fprintf(os.Stderr, "%s: %.0f MB (edgelet + containerd + shims)\n", n.Name, mb)
-		if n.Role == "server" && server == 0 {
-			server = mb
+		fmt.Fprintf(os.Stderr, "%s: RSS %.0f MB, PSS %.0f MB (edgelet + containerd + shims)\n", n.Name, m.RSS, m.PSS)
+		if n.Role == "server" && server.RSS == 0 {
+			server = m
 		} else if n.Role == "agent" {
-			agentSum += mb
+			agentSum.RSS += m.RSS
+			agentSum.PSS += m.PSS
 			agentN++
 		}
 	}
 	if agentN > 0 {
-		agent = agentSum / float64(agentN)
+		agent = nodeMemory{agentSum.RSS / agentN, agentSum.PSS / agentN}
 	}
 	return server, agent
 }

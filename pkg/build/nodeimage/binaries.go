@@ -22,6 +22,8 @@ type goBuild struct {
 // no plugin support in kustomize (it makes the linker export every symbol).
 var EdgeletTags = []string{"providerless", "kustomize_disable_go_plugin_support"}
 
+var containerdTags = []string{"no_btrfs", "no_devmapper", "no_zfs", "no_tracing"}
+
 // EdgeletLDFlags stamps the Kubernetes version into the components, which
 // otherwise report v0.0.0-master in a module build.
 func EdgeletLDFlags(edgeletVersion string) []string {
@@ -44,12 +46,12 @@ func builds(edgeletVersion string) []goBuild {
 	return []goBuild{
 		{ModuleDir: ".", Packages: []string{"./cmd/edgelet"}, Out: "edgelet", Tags: EdgeletTags, LDFlags: EdgeletLDFlags(edgeletVersion)},
 		{ModuleDir: ".", Packages: []string{"./images/pause", "./images/echo"}, Out: "sys/"},
-		// btrfs support needs C headers the build host may lack, and nodes use
-		// overlayfs.
-		{ModuleDir: "images/nodetools", Tags: []string{"no_btrfs"}, Out: "node/", Packages: []string{
-			"github.com/containerd/containerd/v2/cmd/containerd",
+		// containerd and ctr are one binary (ctr is a link to it). btrfs
+		// support needs C headers the build host may lack, and nodes use
+		// overlayfs; devmapper, zfs and OpenTelemetry export are unused.
+		{ModuleDir: "images/nodetools", Tags: containerdTags, Out: "node/", Packages: []string{
+			"./cmd/containerd",
 			"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
-			"github.com/containerd/containerd/v2/cmd/ctr",
 		}},
 		// runc's nsenter is C, so runc needs cgo; without the seccomp tag every
 		// pod sandbox fails ("seccomp: config provided but seccomp not
@@ -65,7 +67,7 @@ func builds(edgeletVersion string) []goBuild {
 			"github.com/containernetworking/plugins/plugins/ipam/host-local",
 			"github.com/containernetworking/plugins/plugins/meta/portmap",
 		}},
-		{ModuleDir: "images/coredns", Out: "sys/coredns", Packages: []string{"github.com/coredns/coredns"}},
+		{ModuleDir: "images/coredns", Out: "sys/coredns", Packages: []string{"./cmd/coredns"}},
 	}
 }
 

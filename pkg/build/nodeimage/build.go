@@ -147,10 +147,13 @@ func (b *builder) overlay(binDir string) (string, error) {
 		}
 		entries = append(entries, archive.Entry{Path: "/var/lib/edgelet/agent/images/" + file, Source: dst, Mode: 0o644})
 	}
-	for _, bin := range []string{"edgelet", "node/containerd", "node/containerd-shim-runc-v2", "node/ctr", "node/runc"} {
+	for _, bin := range []string{"edgelet", "node/containerd", "node/containerd-shim-runc-v2", "node/runc"} {
 		entries = append(entries, archive.Entry{Path: "/usr/local/bin/" + filepath.Base(bin), Source: filepath.Join(binDir, bin), Mode: 0o755})
 	}
-	entries = append(entries, archive.Entry{Path: "/usr/local/bin/kubectl", Link: "edgelet", Mode: 0o777})
+	// Multi-call binaries: edgelet runs kubectl, containerd runs ctr.
+	entries = append(entries,
+		archive.Entry{Path: "/usr/local/bin/kubectl", Link: "edgelet", Mode: 0o777},
+		archive.Entry{Path: "/usr/local/bin/ctr", Link: "containerd", Mode: 0o777})
 	for _, p := range []string{"bridge", "loopback", "host-local", "portmap"} {
 		entries = append(entries, archive.Entry{Path: "/opt/cni/bin/" + p, Source: filepath.Join(binDir, "cni", p), Mode: 0o755})
 	}

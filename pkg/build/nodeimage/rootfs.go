@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // maskedUnits do nothing useful in a node container, or do harm: binfmt is
@@ -51,7 +52,7 @@ func (b *builder) rootfs(ctx context.Context) (tarPath string, manifest []string
 	if err != nil {
 		return "", nil, err
 	}
-	key := hashStrings(append([]string{"rootfs-v1", b.opts.Arch, DebianSuite, b.opts.Mirror, strings.Join(maskedUnits, ",")}, pkgs...)...)
+	key := hashStrings(append([]string{"rootfs-v2", b.opts.Arch, DebianSuite, b.opts.Mirror, strings.Join(maskedUnits, ",")}, pkgs...)...)
 	tarPath = filepath.Join(b.opts.CacheDir, "rootfs-"+key+".tar")
 	manifestPath := tarPath + ".packages"
 	if data, err := os.ReadFile(manifestPath); err == nil && !b.opts.Force {
@@ -67,9 +68,22 @@ func (b *builder) rootfs(ctx context.Context) (tarPath string, manifest []string
 	_ = os.RemoveAll(work)
 	defer os.RemoveAll(work)
 	b.log("debootstrap %s (%s) from %s: about a minute or two", DebianSuite, b.opts.Arch, b.opts.Mirror)
-	if out, err := b.run(ctx, "debootstrap", debootstrapArgs(b.opts.Arch, DebianSuite, b.opts.Mirror, work, pkgs)...); err != nil {
-		if strings.Contains(out, "Failed getting release file") || strings.Contains(out, "Couldn't download") ||
-			strings.Contains(out, "Could not resolve") {
+	// A mirror mid-sync (or a dropped download) fails a run now and then
+	// ("Couldn't find these debs"); a second run usually gets through.
+	for attempt := 1; ; attempt++ {
+		out, err := b.run(ctx, "debootstrap", debootstrapArgs(b.opts.Arch, DebianSuite, b.opts.Mirror, work, pkgs)...)
+		if err == nil {
+			break
+		}
+		unreachable := strings.Contains(out, "Failed getting release file") || strings.Contains(out, "Couldn't download") ||
+			strings.Contains(out, "Could not resolve")
+		if (unreachable || strings.Contains(out, "Couldn't find these debs")) && attempt < 3 && ctx.Err() == nil {
+			b.log("debootstrap failed (%s); retrying (%d of 3)", lastLine(out), attempt+1)
+			_ = os.RemoveAll(work)
+			time.Sleep(time.Duration(attempt) * 5 * time.Second)
+			continue
+		}
+		if unreachable {
 			return "", nil, fmt.Errorf("package mirror %s is unreachable: check the network or pass --mirror URL: %w", b.opts.Mirror, err)
 		}
 		return "", nil, fmt.Errorf("debootstrap: %w", err)
@@ -94,7 +108,10 @@ func (b *builder) rootfs(ctx context.Context) (tarPath string, manifest []string
 // trimRootfs removes what a node never reads and masks units that must not run.
 func trimRootfs(root string) error {
 	for _, glob := range []string{"usr/share/doc/*", "usr/share/man/*", "usr/share/info/*", "usr/share/locale/*",
-		"var/lib/apt/lists/*", "var/cache/apt/*", "var/cache/debconf/*-old", "var/log/*", "usr/share/lintian"} {
+		"var/lib/apt/lists/*", "var/cache/apt/*", "var/cache/debconf/*-old", "var/log/*", "usr/share/lintian",
+		// iconv's charset modules (8 MB): nothing in a node converts
+		// charsets beyond the ones glibc has built in.
+		"usr/lib/*-linux-gnu/gconv"} {
 		matches, _ := filepath.Glob(filepath.Join(root, glob))
 		for _, m := range matches {
 			if err := os.RemoveAll(m); err != nil {
@@ -122,4 +139,13 @@ func trimRootfs(root string) error {
 	defer f.Close()
 	_, err = f.WriteString("ReadKMsg=no\nStorage=volatile\nRuntimeMaxUse=32M\n")
 	return err
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	line := lines[len(lines)-1]
+	if len(line) > 120 {
+		line = line[:120] + "..."
+	}
+	return line
 }

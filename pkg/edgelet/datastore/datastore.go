@@ -9,10 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/k3s-io/kine/pkg/drivers/sqlite"
-	"github.com/k3s-io/kine/pkg/endpoint"
 )
 
 // DefaultSQLiteDSN is the SQLite database under dir with kine's (and k3s's)
@@ -36,24 +34,10 @@ func StartKine(ctx context.Context, serverDir, dsn string) ([]string, error) {
 		dsn = DefaultSQLiteDSN(dbDir)
 	}
 	sock := filepath.Join(serverDir, "kine.sock")
-	_ = os.Remove(sock) // a stale socket from an unclean stop blocks the listener
-	etcd, err := endpoint.Listen(ctx, endpoint.Config{
-		Listener: "unix://" + sock,
-		Endpoint: dsn,
-		// kine's library API has no defaults (its CLI does): these are the
-		// CLI's values, with compaction every 5 minutes as k3s runs it.
-		NotifyInterval:      5 * time.Second,
-		EmulatedETCDVersion: "3.6.11",
-		CompactInterval:     5 * time.Minute,
-		CompactTimeout:      5 * time.Second,
-		CompactMinRetain:    1000,
-		CompactBatchSize:    1000,
-		PollBatchSize:       500,
-	})
-	if err != nil {
+	if err := listen(ctx, sock, dsn); err != nil {
 		return nil, fmt.Errorf("start kine (%s): %w", redact(dsn), err)
 	}
-	return etcd.Endpoints, nil
+	return []string{"unix://" + sock}, nil
 }
 
 // redact hides a password in a DSN before it is logged.
