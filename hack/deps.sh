@@ -12,6 +12,8 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 [[ -f /usr/include/seccomp.h ]] || need+=(libseccomp-dev)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# The e2e test of --datastore-endpoint runs a throwaway PostgreSQL server.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]})); then
   echo "Installing: ${need[*]}"
   $SUDO apt-get update -qq

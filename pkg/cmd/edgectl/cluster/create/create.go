@@ -24,6 +24,8 @@ type flagpole struct {
 	NoSwitchContext bool
 	Kubeconfig      string
 	Ports           []string
+	ServerArgs      []string
+	AgentArgs       []string
 }
 
 // NewCommand returns `edgectl cluster create`.
@@ -39,7 +41,8 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 		Example: `  edgectl cluster create demo --agents 3
   edgectl cluster create ha --servers 3 --agents 2
   edgectl cluster create web -p 8080:30080     # host 8080 -> NodePort 30080 on every node
-  edgectl cluster create --config cluster.yaml`,
+  edgectl cluster create --config cluster.yaml
+  edgectl cluster create pg --server-arg datastore-endpoint=postgres://user:pass@db:5432/k8s`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := &v1alpha1.Cluster{}
@@ -76,6 +79,8 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 				}
 				cfg.Ports = append(cfg.Ports, port)
 			}
+			cfg.ServerArgs = append(cfg.ServerArgs, f.ServerArgs...)
+			cfg.AgentArgs = append(cfg.AgentArgs, f.AgentArgs...)
 			p, err := cluster.NewProvider(deps.Logger())
 			if err != nil {
 				return err
@@ -101,6 +106,8 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 	fs.StringVar(&f.Subnet, "subnet", "", "IPv4 subnet of the cluster network (default: a free /24 of 10.89.0.0/16)")
 	fs.BoolVar(&f.NoSwitchContext, "no-switch-context", false, "do not make the new context current")
 	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp][@loadbalancer|@server:N|@agent:N] (repeatable)")
+	fs.StringArrayVar(&f.ServerArgs, "server-arg", nil, "extra edgelet server flag NAME=VALUE for every server, e.g. kube-apiserver-arg=v=2 (repeatable)")
+	fs.StringArrayVar(&f.AgentArgs, "agent-arg", nil, "extra edgelet agent flag NAME=VALUE for every agent (repeatable)")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: first of $KUBECONFIG, or ~/.kube/config)")
 	return cmd
 }
