@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
@@ -104,8 +106,9 @@ func TestCLIErrorsAndInterrupt(t *testing.T) {
 	})
 }
 
-// TestNodeSystemd checks that the node's systemd reaches running, and says
-// which container mode (privileged or the capability fallback) ran here.
+// TestNodeSystemd checks that the node's systemd reaches running, says
+// which container mode (privileged or the capability fallback) ran here, and
+// that edgelet stops cleanly on SIGTERM (systemctl stop) and starts again.
 func TestNodeSystemd(t *testing.T) {
 	e := setup(t)
 	const name = "e2e-systemd"
@@ -123,5 +126,24 @@ func TestNodeSystemd(t *testing.T) {
 	if state := strings.TrimSpace(res.Stdout); state != "running" {
 		failed, _ := e.p.Runtime().Exec(context.Background(), node, []string{"systemctl", "--failed", "--no-legend"}, nil)
 		t.Errorf("systemctl is-system-running = %q; failed units:\n%s", state, failed.Stdout)
+	}
+
+	// SIGTERM: every component stops and edgelet exits 0, within the
+	// unit's stop timeout (systemd would SIGKILL and record "timeout").
+	e.nodeExec(t, node, "systemctl", "stop", "edgelet")
+	result := e.nodeExec(t, node, "systemctl", "show", "-p", "Result,ActiveState,ExecMainStatus", "edgelet")
+	for _, want := range []string{"Result=success", "ActiveState=inactive", "ExecMainStatus=0"} {
+		if !strings.Contains(result, want) {
+			t.Errorf("after systemctl stop: want %s in\n%s", want, result)
+		}
+	}
+	e.nodeExec(t, node, "systemctl", "start", "edgelet")
+	client := e.client(t, name)
+	err = wait.PollUntilContextTimeout(context.Background(), time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.Discovery().ServerVersion()
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("API not back after systemctl start edgelet: %v", err)
 	}
 }

@@ -29,7 +29,8 @@ import (
 func TestSingleServer(t *testing.T) {
 	e := setup(t)
 	const name = "e2e-one"
-	e.create(t, &v1alpha1.Cluster{Name: name})
+	e.create(t, &v1alpha1.Cluster{Name: name, Nodes: []v1alpha1.Node{{Role: "server", Index: 0,
+		Labels: map[string]string{"edgectl.io/site": "store-17"}, Taints: []string{"edge=true:PreferNoSchedule"}}}})
 	client := e.client(t, name)
 	server := nodeName(name, "server", 0)
 
@@ -47,6 +48,11 @@ func TestSingleServer(t *testing.T) {
 	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Per-node labels and taints from the config reach the Node object.
+	if n := nodes.Items[0]; n.Labels["edgectl.io/site"] != "store-17" || len(n.Spec.Taints) != 1 ||
+		n.Spec.Taints[0].Key != "edge" || n.Spec.Taints[0].Effect != corev1.TaintEffectPreferNoSchedule {
+		t.Errorf("node labels %v, taints %v: want edgectl.io/site=store-17 and edge=true:PreferNoSchedule", n.Labels, n.Spec.Taints)
 	}
 	nodeIP := nodes.Items[0].Status.Addresses[0].Address
 	body := httpGet(ctx, t, fmt.Sprintf("http://%s:30081/", nodeIP))
