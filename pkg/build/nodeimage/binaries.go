@@ -93,7 +93,12 @@ func (b *builder) buildBinaries(ctx context.Context, dir, edgeletVersion string)
 	if _, err := os.Stat("/usr/include/seccomp.h"); err != nil {
 		return fmt.Errorf("libseccomp headers are needed to build runc: run `apt-get install -y libseccomp-dev` (or `make deps`)")
 	}
+	// Start the output directories empty, so a binary that is no longer
+	// built (ctr, before it joined containerd) cannot linger in the image.
 	for _, sub := range []string{"sys", "node", "cni"} {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			return err
+		}
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return err
 		}
