@@ -12,6 +12,8 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 [[ -f /usr/include/seccomp.h ]] || need+=(libseccomp-dev)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# Podman is the second engine (e2e: TestPodman, through its Docker API).
+command -v podman >/dev/null 2>&1 || need+=(podman)
 # The e2e test of --datastore-endpoint runs a throwaway PostgreSQL server.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if ((${#need[@]})); then
@@ -28,5 +30,17 @@ if ! docker info >/dev/null 2>&1; then
     sleep 0.5
   done
   docker info >/dev/null 2>&1 || { echo "dockerd did not start: see /var/log/dockerd.log" >&2; exit 1; }
+fi
+# Podman's Docker-compatible API: edgectl talks to it with DOCKER_HOST set to
+# this socket.
+if ! podman --remote --url unix:///run/podman/podman.sock info >/dev/null 2>&1; then
+  echo "Starting podman system service (log: /var/log/podman-service.log)"
+  $SUDO mkdir -p /run/podman
+  $SUDO sh -c 'nohup podman system service --time=0 unix:///run/podman/podman.sock >/var/log/podman-service.log 2>&1 &'
+  for _ in $(seq 1 60); do
+    podman --remote --url unix:///run/podman/podman.sock info >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  podman --remote --url unix:///run/podman/podman.sock info >/dev/null 2>&1 || { echo "podman service did not start: see /var/log/podman-service.log" >&2; exit 1; }
 fi
 command -v go >/dev/null 2>&1 || { echo "Go is needed (https://go.dev/dl); put it on PATH" >&2; exit 1; }

@@ -124,6 +124,21 @@ func portFree(ip string, port int) bool {
 	return true
 }
 
+// hostSubnets lists the IPv4 networks of this host's interfaces.
+func hostSubnets() []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			out = append(out, n.String())
+		}
+	}
+	return out
+}
+
 // pickSubnet returns the first /24 of 10.89.0.0/16 that overlaps no network
 // the engine knows.
 func pickSubnet(used []string) (string, error) {

@@ -85,6 +85,9 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 		if err != nil {
 			return engineError(err)
 		}
+		// The host's own networks count too: another engine's bridges
+		// (Docker and Podman side by side), VPNs, the LAN.
+		used = append(used, hostSubnets()...)
 		if subnet, err = pickSubnet(used); err != nil {
 			return err
 		}

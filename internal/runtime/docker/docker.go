@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -30,7 +31,9 @@ import (
 
 // Provider talks to a Docker (or Docker-compatible) engine.
 type Provider struct {
-	cli *client.Client
+	cli        *client.Client
+	podmanOnce sync.Once
+	podman     bool
 }
 
 var _ runtime.Provider = (*Provider)(nil)
@@ -51,7 +54,7 @@ func (p *Provider) Info(ctx context.Context) (runtime.Info, error) {
 		return runtime.Info{}, err
 	}
 	name := "docker"
-	if strings.Contains(strings.ToLower(info.OperatingSystem), "podman") || strings.Contains(info.ServerVersion, "podman") {
+	if p.isPodman(ctx) {
 		name = "podman"
 	}
 	rootless := false
@@ -137,6 +140,9 @@ func (p *Provider) ListNetworks(ctx context.Context, labels map[string]string) (
 // CreateNode creates, populates and starts a node container.
 func (p *Provider) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
 	cfg, host, netCfg, err := translate(s)
+	if err == nil && p.isPodman(ctx) {
+		host.Ulimits = podmanUlimits()
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgectl/edgectl/internal/log"
+	"github.com/edgectl/edgectl/internal/runtime"
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+	"github.com/edgectl/edgectl/pkg/cluster"
+)
+
+// podmanSocket is where `make deps` runs Podman's Docker-compatible API.
+const podmanSocket = "unix:///run/podman/podman.sock"
+
+// TestPodman runs a cluster on Podman through its Docker-compatible API,
+// with the same provider code. Podman here allows --privileged (Docker on
+// this host does not), so this is the test where the privileged node path
+// runs: systemd reaches running, the agent joins, a pod on it is served
+// through a NodePort, and delete leaves nothing in Podman.
+func TestPodman(t *testing.T) {
+	e := setup(t) // the Docker engine holds the image to copy
+	if out, err := exec.Command("podman", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
+		t.Fatalf("podman not usable (run `make deps`): %v %s", err, out)
+	}
+	t.Setenv("DOCKER_HOST", podmanSocket)
+	p, err := cluster.NewProvider(log.New(os.Stderr, 1, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	info, err := p.Runtime().Info(ctx)
+	if err != nil || info.Name != "podman" {
+		t.Fatalf("Podman API at %s: %+v %v (run `make deps`, which starts `podman system service`)", podmanSocket, info, err)
+	}
+	copyImageToPodman(ctx, t, e, p)
+
+	pe := &env{p: p, kubeconfig: e.kubeconfig, image: e.image}
+	const name = "e2e-podman"
+	pe.create(t, &v1alpha1.Cluster{Name: name, Agents: 1})
+	cs, err := p.Runtime().List(ctx, map[string]string{runtime.LabelCluster: name, runtime.LabelRole: "server"})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("list: %v %v", cs, err)
+	}
+	t.Logf("podman %s: nodes ran with privileged=%s", info.Version, cs[0].Labels["io.edgectl.privileged"])
+	for _, node := range []string{nodeName(name, "server", 0), nodeName(name, "agent", 0)} {
+		if state := strings.TrimSpace(pe.nodeExec(t, node, "sh", "-c", "systemctl is-system-running || true")); state != "running" {
+			t.Errorf("%s: systemctl is-system-running = %q", node, state)
+		}
+	}
+	client := pe.client(t, name)
+	deployEcho(ctx, t, client, "default", 2, 30085)
+	agentIP := nodeIP(ctx, t, client, nodeName(name, "agent", 0))
+	if body := httpGet(ctx, t, "http://"+agentIP+":30085/"); !strings.HasPrefix(body, "hello from echo-") {
+		t.Errorf("NodePort on the agent answered %q", body)
+	}
+
+	if err := p.Delete(ctx, name, pe.kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	if left := pe.engineObjects(t, name); len(left) > 0 {
+		t.Errorf("delete left %v in Podman", left)
+	}
+}
+
+// copyImageToPodman loads the node image from Docker into Podman unless
+// Podman already holds the same build (same inputs label).
+func copyImageToPodman(ctx context.Context, t *testing.T, e *env, p *cluster.Provider) {
+	t.Helper()
+	want, _, err := e.p.Runtime().ImageLabel(ctx, e.image, nodeimage.LabelInputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if have, ok, _ := p.Runtime().ImageLabel(ctx, e.image, nodeimage.LabelInputs); ok && have == want {
+		return
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "sh", "-c", "docker save \"$0\" | podman load -q", e.image)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=") // docker save reads from Docker, not Podman
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("copy %s to podman: %v\n%s", e.image, err, out)
+	}
+	t.Logf("copied %s from Docker to Podman in %s", e.image, time.Since(start).Round(100*time.Millisecond))
+}
