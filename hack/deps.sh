@@ -35,7 +35,7 @@ fi
 # this socket.
 if ! podman --remote --url unix:///run/podman/podman.sock info >/dev/null 2>&1; then
   echo "Starting podman system service (log: /var/log/podman-service.log)"
-  $SUDO mkdir -p /run/podman
+  $SUDO mkdir -p /run/podman && $SUDO rm -f /run/podman/podman.sock  # a stale socket blocks the bind
   $SUDO sh -c 'nohup podman system service --time=0 unix:///run/podman/podman.sock >/var/log/podman-service.log 2>&1 &'
   for _ in $(seq 1 60); do
     podman --remote --url unix:///run/podman/podman.sock info >/dev/null 2>&1 && break
