@@ -72,7 +72,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 	}
 	var busy []string
 	for _, port := range cfg.Ports {
-		if port.Protocol == "tcp" && !portFree(orAny(port.HostIP), port.HostPort) {
+		if port.Protocol == "tcp" && !portFree(orDefault(port.HostIP, "0.0.0.0"), port.HostPort) {
 			busy = append(busy, fmt.Sprintf("%d/%s", port.HostPort, port.Protocol))
 		}
 	}
@@ -200,13 +200,6 @@ func (p *Provider) joinToken(ctx context.Context, server string) (string, error)
 		return "", fmt.Errorf("read join token from %s: %v %s", server, err, res.Stderr)
 	}
 	return strings.TrimSpace(res.Stdout), nil
-}
-
-func orAny(ip string) string {
-	if ip == "" {
-		return "0.0.0.0"
-	}
-	return ip
 }
 
 // startFirst starts the first server with --privileged and falls back to the

@@ -139,27 +139,12 @@ func loadOrEmpty(path string) (*clientcmdapi.Config, error) {
 
 // Kubeconfig returns the cluster's kubeconfig (for the host) as YAML.
 func (p *Provider) Kubeconfig(ctx context.Context, cluster string) ([]byte, error) {
-	nodes, err := p.Nodes(ctx, cluster)
+	server, err := p.runningServer(ctx, cluster, "")
 	if err != nil {
 		return nil, err
 	}
-	var server string
-	var apiPort int
-	for _, n := range nodes {
-		if n.Role == RoleServer && n.State == "running" && server == "" {
-			server = n.Name
-		}
-	}
-	if server == "" {
-		return nil, edgeerrors.New(edgeerrors.KindNotFound, "list clusters with `edgectl cluster list`; start it with `edgectl cluster start`",
-			"cluster %q has no running server", cluster)
-	}
-	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: cluster, runtime.LabelRole: RoleLoadBalancer})
-	if err != nil || len(cs) == 0 {
-		return nil, fmt.Errorf("cluster %q has no load balancer", cluster)
-	}
-	apiPort, _ = strconv.Atoi(cs[0].Labels[runtime.LabelAPIPort])
-	kc, err := p.fetchKubeconfig(ctx, cluster, server, "127.0.0.1", apiPort)
+	apiPort, _ := strconv.Atoi(server.Labels[runtime.LabelAPIPort])
+	kc, err := p.fetchKubeconfig(ctx, cluster, server.Name, "127.0.0.1", apiPort)
 	if err != nil {
 		return nil, err
 	}

@@ -64,8 +64,7 @@ func (p *Provider) AddNode(ctx context.Context, name, role string) (node string,
 		if err != nil {
 			return "", err
 		}
-		cfg.Servers = 3 // any HA count: the new server joins embedded etcd
-		spec, err := serverSpec(cfg, addr, subnet, apiPort, next, l[labelToken], l[runtime.LabelIP], privileged)
+		spec, err := serverSpec(cfg, DatastoreEtcd, addr, subnet, apiPort, next, l[labelToken], l[runtime.LabelIP], privileged)
 		if err != nil {
 			return "", err
 		}
@@ -96,8 +95,8 @@ func (p *Provider) removeFailed(ctx context.Context, node, joinedThrough string,
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	if joinedThrough != "" {
-		if res, rerr := p.rt.Exec(cleanup, joinedThrough, []string{"edgelet", "member", "rm", node, "--ignore-not-found"}, nil); rerr != nil || res.ExitCode != 0 {
-			p.logger.Warnf("remove the etcd member of %s: %v %s", node, rerr, res.Stderr)
+		if rerr := p.removeMember(cleanup, joinedThrough, node); rerr != nil {
+			p.logger.Warnf("%v", rerr)
 		}
 	}
 	if rerr := p.removeNode(cleanup, node); rerr != nil {
@@ -117,7 +116,12 @@ func (p *Provider) runningServer(ctx context.Context, cluster, except string) (*
 			return &cs[i], nil
 		}
 	}
-	return nil, edgeerrors.New(edgeerrors.KindNotFound, fmt.Sprintf("start it with `edgectl cluster start %s`", cluster), "cluster %q has no other running server", cluster)
+	other := ""
+	if except != "" {
+		other = "other "
+	}
+	return nil, edgeerrors.New(edgeerrors.KindNotFound, fmt.Sprintf("see `edgectl cluster list`; start it with `edgectl cluster start %s`", cluster),
+		"cluster %q has no %srunning server", cluster, other)
 }
 
 // DeleteNode drains a node (when it runs), removes a server's etcd member,
@@ -165,9 +169,8 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 	}
 	if role == RoleServer {
 		// While the member stays listed it counts toward etcd's quorum.
-		cmd := []string{"edgelet", "member", "rm", node, "--ignore-not-found"}
-		if res, err := p.rt.Exec(ctx, other.Name, cmd, nil); err != nil || res.ExitCode != 0 {
-			return fmt.Errorf("remove the etcd member of %s through %s: %v %s", node, other.Name, err, res.Stderr)
+		if err := p.removeMember(ctx, other.Name, node); err != nil {
+			return err
 		}
 	}
 	if err := p.removeNode(ctx, node); err != nil {
@@ -177,6 +180,15 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 		return fmt.Errorf("delete Node object %s: %v %s", node, err, res.Stderr)
 	}
 	return p.updateLB(ctx, cluster)
+}
+
+// removeMember removes node's etcd member through the server via.
+func (p *Provider) removeMember(ctx context.Context, via, node string) error {
+	res, err := p.rt.Exec(ctx, via, []string{"edgelet", "member", "rm", node, "--ignore-not-found"}, nil)
+	if err != nil || res.ExitCode != 0 {
+		return fmt.Errorf("remove the etcd member of %s through %s: %v %s", node, via, err, res.Stderr)
+	}
+	return nil
 }
 
 // removeNode removes a node's container and volumes.

@@ -109,12 +109,13 @@ func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, p
 			p.LB.Ports = append(p.LB.Ports, runtime.PortMapping{HostIP: port.HostIP, HostPort: port.HostPort, ContainerPort: port.ContainerPort, Protocol: port.Protocol})
 		}
 	}
+	store := datastoreOf(cfg)
 	for i := 0; i < cfg.Servers; i++ {
 		join := ""
 		if i > 0 {
 			join = addr.server(0)
 		}
-		spec, err := serverSpec(cfg, addr, subnet, apiPort, i, token, join, privileged)
+		spec, err := serverSpec(cfg, store, addr, subnet, apiPort, i, token, join, privileged)
 		if err != nil {
 			return nil, err
 		}
@@ -123,13 +124,13 @@ func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, p
 	return p, nil
 }
 
-// serverSpec plans server i. With embedded etcd, the first server starts
-// the etcd cluster and the others join through the server at join (an IP).
-func serverSpec(cfg *v1alpha1.Cluster, addr addresses, subnet string, apiPort, i int, token, join string, privileged bool) (runtime.NodeSpec, error) {
+// serverSpec plans server i of a cluster whose data is in store. With
+// embedded etcd, the first server starts the etcd cluster and the others
+// join through the server at join (an IP).
+func serverSpec(cfg *v1alpha1.Cluster, store string, addr addresses, subnet string, apiPort, i int, token, join string, privileged bool) (runtime.NodeSpec, error) {
 	name := nodeName(cfg.Name, RoleServer, i)
 	values := baseValues(cfg, name, addr.server(i), token)
 	values["tls-san"] = []string{addr.lb(), lbName(cfg.Name), "127.0.0.1", "localhost"}
-	store := datastoreOf(cfg)
 	if store == DatastoreEtcd {
 		if join == "" {
 			values["cluster-init"] = true

@@ -77,11 +77,8 @@ func startPostgres(t *testing.T, port int, subnet string) func(db, query string)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		for _, p := range []string{dir} {
-			if err := os.Chown(p, uid, gid); err != nil {
-				t.Fatal(err)
-			}
-			_ = os.Chmod(p, 0o755)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
 		}
 		// t.TempDir's parent is only root's; PostgreSQL must reach dir.
 		_ = os.Chmod(filepath.Dir(dir), 0o755)

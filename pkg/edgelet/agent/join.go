@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/klog/v2"
-
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 	"github.com/edgectl/edgectl/pkg/edgelet/token"
@@ -88,27 +86,9 @@ func joined(dir, caHash string) (Credentials, bool) {
 // fetchCA reads the CA from the public cluster-info ConfigMap without
 // trusting the connection, then accepts it only if its hash is the token's.
 func fetchCA(ctx context.Context, server, wantHash string) ([]byte, error) {
-	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // verified against the token's hash below
-	}}
-	var body []byte
-	var lastErr error
-	// The server may still be starting: retry connection errors for a while,
-	// but never a hash mismatch.
-	for attempt := 0; attempt < 60; attempt++ {
-		body, lastErr = get(ctx, insecure, server+"/api/v1/namespaces/kube-public/configmaps/cluster-info", "")
-		if lastErr == nil {
-			break
-		}
-		klog.InfoS("Waiting for the server", "server", server, "err", lastErr)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-	if lastErr != nil {
-		return nil, fmt.Errorf("fetch cluster CA from %s: %w", server, lastErr)
+	body, err := FetchUnverified(ctx, server+"/api/v1/namespaces/kube-public/configmaps/cluster-info", "", 60)
+	if err != nil {
+		return nil, fmt.Errorf("fetch cluster CA from %s: %w", server, err)
 	}
 	var cm struct {
 		Data map[string]string `json:"data"`
@@ -158,27 +138,4 @@ func checkToken(ctx context.Context, server string, caPEM []byte, bearer string)
 		return fmt.Errorf("%w: the token authenticates as something other than a bootstrap token: %s", ErrToken, body)
 	}
 	return nil
-}
-
-func get(ctx context.Context, c *http.Client, url, bearer string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return body, nil
 }

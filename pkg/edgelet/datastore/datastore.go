@@ -27,7 +27,7 @@ func DefaultSQLiteDSN(dir string) string {
 // endpoints for kube-apiserver. An empty dsn means SQLite in serverDir/db.
 func StartKine(ctx context.Context, serverDir, dsn string) ([]string, error) {
 	dbDir := filepath.Join(serverDir, "db")
-	if dsn == "" || strings.HasPrefix(dsn, "sqlite://") && dsn == "sqlite://" {
+	if dsn == "" || dsn == "sqlite://" {
 		if err := os.MkdirAll(dbDir, 0o700); err != nil {
 			return nil, err
 		}

@@ -6,21 +6,18 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/edgectl/edgectl/pkg/edgelet/agent"
 	"github.com/edgectl/edgectl/pkg/edgelet/token"
 )
 
@@ -115,40 +112,13 @@ func storeBundle(ctx context.Context, client kubernetes.Interface, tlsDir, secre
 // authenticated encryption proves the bundle came from a holder of secret,
 // and the CA inside it is what this server trusts from then on.
 func fetchBundle(ctx context.Context, server, secret, tlsDir string) error {
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // see above
-	}}
 	url := server + "/api/v1/namespaces/kube-system/secrets/" + bundleSecret
-	var body []byte
-	var last error
-	for attempt := 0; attempt < 90; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+token.FromSecret(secret).Bootstrap())
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				last = nil
-				break
-			}
-			err = fmt.Errorf("%s", resp.Status)
-			if resp.StatusCode == http.StatusUnauthorized {
-				return fmt.Errorf("join server %s: the server rejects this --token (401)", server)
-			}
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+	body, err := agent.FetchUnverified(ctx, url, token.FromSecret(secret).Bootstrap(), 90)
+	if errors.Is(err, agent.ErrUnauthorized) {
+		return fmt.Errorf("join server %s: the server rejects this --token: %w", server, err)
 	}
-	if last != nil {
-		return fmt.Errorf("fetch the server bundle from %s: %w", server, last)
+	if err != nil {
+		return fmt.Errorf("fetch the server bundle from %s: %w", server, err)
 	}
 	var s struct {
 		Data map[string][]byte `json:"data"`
