@@ -22,6 +22,16 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# Every node holds 16-27 inotify instances and all of the host's root
+# processes share fs.inotify.max_user_instances (128 by default): with more
+# than ~6 nodes on the host, components fail with "too many open files".
+if (( $(cat /proc/sys/fs/inotify/max_user_instances) < 8192 )); then
+  $SUDO sysctl -qw fs.inotify.max_user_instances=8192
+fi
+if (( $(cat /proc/sys/fs/inotify/max_user_watches) < 524288 )); then
+  $SUDO sysctl -qw fs.inotify.max_user_watches=524288
+fi
+
 if ! docker info >/dev/null 2>&1; then
   echo "Starting dockerd (log: /var/log/dockerd.log)"
   $SUDO sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'

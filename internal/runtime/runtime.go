@@ -54,6 +54,8 @@ type NodeSpec struct {
 	Node       bool
 	Privileged bool
 	Entrypoint []string
+	// StopSignal overrides the image's stop signal ("" keeps it).
+	StopSignal string
 	Cmd        []string
 	Env        []string
 	Mounts     []Mount

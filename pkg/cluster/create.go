@@ -61,6 +61,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 		return edgeerrors.New(edgeerrors.KindImageMissing, "build it with `edgectl image build` (or `make image`), or pass --image",
 			"node image %q not found in the engine", cfg.Image)
 	}
+	p.warnInotify(ctx, cfg.Servers, cfg.Agents)
 	apiPort := cfg.Network.APIPort
 	if apiPort == 0 {
 		if apiPort, err = freePort(cfg.Network.APIHostIP); err != nil {

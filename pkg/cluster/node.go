@@ -2,9 +2,13 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/edgectl/edgectl/internal/cli"
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
@@ -22,8 +26,9 @@ const (
 // AddNode adds one server or agent to a running cluster and returns the new
 // node's name. An agent joins with the join token of a running server; a
 // server joins the embedded etcd cluster through one, and the load balancer
-// is then reloaded with it.
-func (p *Provider) AddNode(ctx context.Context, name, role string) (node string, err error) {
+// is then reloaded with it. With wait > 0 it waits that long for the new
+// Node to be Ready; a node that is not Ready in time is kept, for debugging.
+func (p *Provider) AddNode(ctx context.Context, name, role string, wait time.Duration) (node string, err error) {
 	if role != RoleServer && role != RoleAgent {
 		return "", edgeerrors.New(edgeerrors.KindInvalidConfig, "use --role agent or --role server", "role %q: must be agent or server", role)
 	}
@@ -43,6 +48,11 @@ func (p *Provider) AddNode(ctx context.Context, name, role string) (node string,
 	}
 	if (role == RoleServer && next > maxServerIndex) || next > maxAgentIndex {
 		return "", edgeerrors.New(edgeerrors.KindInvalidConfig, "", "cluster %q has no free %s address left (index %d)", name, role, next)
+	}
+	if role == RoleServer {
+		p.warnInotify(ctx, 1, 0)
+	} else {
+		p.warnInotify(ctx, 0, 1)
 	}
 	l := server.Labels
 	cfg := &v1alpha1.Cluster{Name: name, Image: l[runtime.LabelImage],
@@ -86,7 +96,19 @@ func (p *Provider) AddNode(ctx context.Context, name, role string) (node string,
 		}
 	}
 	status.Start("Reloading the load balancer")
-	return node, p.updateLB(ctx, name)
+	if err := p.updateLB(ctx, name); err != nil || wait <= 0 {
+		return node, err
+	}
+	status.Start(fmt.Sprintf("Waiting ≤ %s for %s to be Ready", wait, node))
+	kcYAML, err := p.Kubeconfig(ctx, name)
+	if err != nil {
+		return node, err
+	}
+	kc, err := clientcmd.Load(kcYAML)
+	if err != nil {
+		return node, err
+	}
+	return node, waitNodeReady(ctx, kc, node, wait)
 }
 
 // removeFailed removes a node whose add failed (and the etcd member of a
@@ -158,8 +180,11 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 	}
 	if target.State == "running" {
 		res, err := kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=90s")
-		if err != nil || res.ExitCode != 0 {
-			p.logger.Warnf("drain %s: %v %s", node, err, res.Stderr)
+		if err == nil && res.ExitCode != 0 {
+			err = errors.New(strings.TrimSpace(res.Stderr))
+		}
+		if err != nil {
+			p.logger.Warnf("drain %s: %v", node, err)
 		}
 	} else {
 		// A stopped node cannot confirm that its pods are gone, so a drain

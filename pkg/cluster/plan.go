@@ -101,6 +101,9 @@ func makePlan(cfg *v1alpha1.Cluster, subnet string, apiPort int, token string, p
 		Name: lbName(cfg.Name), Hostname: lbName(cfg.Name), Image: cfg.Image, Network: p.Network, IP: addr.lb(),
 		Labels:     lbLabels,
 		Entrypoint: []string{"haproxy", "-W", "-db", "-f", haproxyConfig},
+		// The node image stops systemd with SIGRTMIN+3; haproxy as PID 1
+		// ignores that, and every stop would wait out the engine's 10 s.
+		StopSignal: "SIGTERM",
 		Ports:      []runtime.PortMapping{{HostIP: cfg.Network.APIHostIP, HostPort: apiPort, ContainerPort: APIPort, Protocol: "tcp"}},
 		Files:      map[string][]byte{haproxyConfig: []byte(haproxyConfigFor(serverIPs(addr, cfg.Servers), nodeIPs(addr, cfg.Servers, cfg.Agents), lbPorts))},
 	}

@@ -26,6 +26,9 @@ func TestPlanAssignsStaticIPsAndConfig(t *testing.T) {
 	if p.LB.IP != "10.89.3.2" || p.Servers[2].IP != "10.89.3.12" || agent1.IP != "10.89.3.21" || p.Gateway != "10.89.3.1" {
 		t.Fatalf("unexpected addresses: lb %s server2 %s agent1 %s gw %s", p.LB.IP, p.Servers[2].IP, agent1.IP, p.Gateway)
 	}
+	if p.LB.StopSignal != "SIGTERM" || p.Servers[0].StopSignal != "" {
+		t.Errorf("stop signals: lb %q, server %q (want SIGTERM, the image's)", p.LB.StopSignal, p.Servers[0].StopSignal)
+	}
 	if p.LB.Ports[0].HostPort != 41000 || p.LB.Ports[0].ContainerPort != APIPort {
 		t.Fatalf("API not published: %+v", p.LB.Ports)
 	}

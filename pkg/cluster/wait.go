@@ -22,12 +22,7 @@ import (
 // be used: /readyz through the load balancer, `want` nodes Ready, and CoreDNS
 // available. On timeout the error names what was not ready.
 func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout time.Duration, progress func(string)) error {
-	restCfg, err := clientcmd.NewDefaultClientConfig(*kc, nil).ClientConfig()
-	if err != nil {
-		return err
-	}
-	restCfg.Timeout = 5 * time.Second
-	client, err := kubernetes.NewForConfig(restCfg)
+	client, err := clientFor(kc)
 	if err != nil {
 		return err
 	}
@@ -53,6 +48,34 @@ func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout 
 			"cluster not usable after %s: waiting for %s", timeout, state)
 	}
 	return nil
+}
+
+// waitNodeReady waits, within timeout, for the Node called name to be Ready.
+func waitNodeReady(ctx context.Context, kc *clientcmdapi.Config, name string, timeout time.Duration) error {
+	client, err := clientFor(kc)
+	if err != nil {
+		return err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		return err == nil && nodeReady(n), nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return edgeerrors.New(edgeerrors.KindTimeout, fmt.Sprintf("look at `docker exec %s journalctl -u edgelet`", name),
+			"node %s not Ready after %s", name, timeout)
+	}
+	return err
+}
+
+// clientFor is a client of the cluster in kc whose requests give up after
+// 5 s, so that polls keep their pace while a server is down.
+func clientFor(kc *clientcmdapi.Config) (kubernetes.Interface, error) {
+	restCfg, err := clientcmd.NewDefaultClientConfig(*kc, nil).ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	restCfg.Timeout = 5 * time.Second
+	return kubernetes.NewForConfig(restCfg)
 }
 
 // usable checks once, and says what it is still waiting for.

@@ -86,7 +86,7 @@ func replaceServer(ctx context.Context, t *testing.T, e *env, name, dead string)
 	if err := e.p.DeleteNode(ctx, dead); err != nil {
 		t.Fatalf("delete %s: %v", dead, err)
 	}
-	added, err := e.p.AddNode(ctx, name, "server")
+	added, err := e.p.AddNode(ctx, name, "server", 3*time.Minute)
 	if err != nil {
 		t.Fatalf("add server: %v", err)
 	}

@@ -57,7 +57,7 @@ func TestLifecycle(t *testing.T) {
 	})
 
 	t.Run("node add joins, node delete drains and removes", func(t *testing.T) {
-		node, err := e.p.AddNode(ctx, name, "agent")
+		node, err := e.p.AddNode(ctx, name, "agent", 3*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

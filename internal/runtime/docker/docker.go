@@ -182,6 +182,7 @@ func translate(s runtime.NodeSpec) (*container.Config, *container.HostConfig, *n
 		Env:        s.Env,
 		Entrypoint: s.Entrypoint,
 		Cmd:        s.Cmd,
+		StopSignal: s.StopSignal,
 		// A TTY lets systemd print its boot to `docker logs`.
 		Tty:          true,
 		ExposedPorts: nat.PortSet{},

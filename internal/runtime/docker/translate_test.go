@@ -37,8 +37,8 @@ func TestTranslateNodeFlags(t *testing.T) {
 	}
 
 	// Helper containers get no elevated access at all.
-	_, host, _, _ = translate(runtime.NodeSpec{Name: "lb", Image: "img", Network: "net"})
-	if host.Privileged || len(host.CapAdd) != 0 || host.MaskedPaths != nil {
-		t.Errorf("helper container: %+v", host)
+	cfg, host, _, _ := translate(runtime.NodeSpec{Name: "lb", Image: "img", Network: "net", StopSignal: "SIGTERM"})
+	if host.Privileged || len(host.CapAdd) != 0 || host.MaskedPaths != nil || cfg.StopSignal != "SIGTERM" {
+		t.Errorf("helper container: %+v %+v", cfg, host)
 	}
 }
