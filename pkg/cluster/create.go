@@ -114,8 +114,11 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 		// ctx may be cancelled (SIGINT); cleanup must still run.
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
+		status.End(false) // the step that failed
 		status.Start("Removing what was created")
-		if derr := p.deleteCluster(cleanup, cfg.Name, opts.Kubeconfig); derr != nil {
+		derr := p.deleteCluster(cleanup, cfg.Name, opts.Kubeconfig)
+		status.End(derr == nil)
+		if derr != nil {
 			p.logger.Warnf("cleanup after failed create: %v", derr)
 		}
 	}()

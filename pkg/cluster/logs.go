@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,6 +66,9 @@ func (p *Provider) ExportLogs(ctx context.Context, cluster, dir string) (string,
 
 // failWithLogs exports logs after a failed wait and adds their place to err.
 func (p *Provider) failWithLogs(ctx context.Context, cluster, dir string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err // the user interrupted: nothing to debug
+	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	out, lerr := p.ExportLogs(lctx, cluster, dir)
