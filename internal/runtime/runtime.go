@@ -118,6 +118,8 @@ type Provider interface {
 	Logs(ctx context.Context, name string, w io.Writer) error
 	ImageLabel(ctx context.Context, ref, label string) (string, bool, error)
 	LoadImage(ctx context.Context, archive io.Reader) error
+	// SaveImage streams local images as one `docker save` archive.
+	SaveImage(ctx context.Context, refs []string) (io.ReadCloser, error)
 	ImageID(ctx context.Context, ref string) (string, error)
 	RemoveImage(ctx context.Context, id string) error
 }

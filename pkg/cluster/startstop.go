@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -92,26 +93,32 @@ func (p *Provider) existing(ctx context.Context, name string) ([]Node, error) {
 
 // each runs fn on the nodes of a role in parallel.
 func (p *Provider) each(ctx context.Context, nodes []Node, role string, fn func(context.Context, Node) error) error {
+	var of []Node
+	for _, n := range nodes {
+		if n.Role == role {
+			of = append(of, n)
+		}
+	}
+	return inParallel(ctx, of, fn)
+}
+
+// inParallel runs fn on every node at once and returns every failure, each
+// prefixed with its node.
+func inParallel(ctx context.Context, nodes []Node, fn func(context.Context, Node) error) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
 	for _, n := range nodes {
-		if n.Role != role {
-			continue
-		}
 		wg.Add(1)
-		go func(n Node) {
+		go func() {
 			defer wg.Done()
 			if err := fn(ctx, n); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", n.Name, err))
 				mu.Unlock()
 			}
-		}(n)
+		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -3,11 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -88,6 +92,39 @@ func TestLifecycle(t *testing.T) {
 		httpGet(ctx, t, viaLB)
 	})
 
+	t.Run("image import: an image built here runs with no registry", func(t *testing.T) {
+		bin := edgectlBinary(t)
+		image := buildAppImage(ctx, t)
+		edgectl := func(args ...string) (string, int) {
+			out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+			return string(out), exitCode(err)
+		}
+		if out, code := edgectl("image", "import", image+"-missing", "-c", name); code != 6 || !strings.Contains(out, "docker build") {
+			t.Errorf("import of a missing image: exit %d, want 6 with a hint:\n%s", code, out)
+		}
+		if out, code := edgectl("image", "import", image, "-c", name); code != 0 {
+			t.Fatalf("image import: exit %d\n%s", code, out)
+		}
+		agent := nodeName(name, "agent", 0)
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "imported"},
+			Spec: corev1.PodSpec{NodeName: agent, Containers: []corev1.Container{{
+				Name: "app", Image: image, ImagePullPolicy: corev1.PullNever,
+			}}},
+		}
+		if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+			p, err := client.CoreV1().Pods("default").Get(ctx, "imported", metav1.GetOptions{})
+			return err == nil && p.Status.Phase == corev1.PodRunning, nil
+		})
+		if err != nil {
+			p, _ := client.CoreV1().Pods("default").Get(ctx, "imported", metav1.GetOptions{})
+			t.Fatalf("pod of the imported image on %s not running: %v %+v", agent, err, p.Status)
+		}
+	})
+
 	t.Run("a second cluster is deleted without touching the first", func(t *testing.T) {
 		const other = "e2e-other"
 		e.create(t, &v1alpha1.Cluster{Name: other})
@@ -148,4 +185,29 @@ func ips(t *testing.T, e *env, name string) map[string]string {
 		}
 	}
 	return out
+}
+
+// buildAppImage builds a one-binary image (the echo server, FROM scratch)
+// into the engine with `docker build`, as a user builds an app; nothing is
+// pulled. The image is removed when the test ends.
+func buildAppImage(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	_, file, _, _ := goruntime.Caller(0)
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "app"), "./images/echo")
+	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build app: %v\n%s", err, out)
+	}
+	dockerfile := "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image := fmt.Sprintf("edgectl-e2e/app:%d", time.Now().UnixNano())
+	if out, err := exec.CommandContext(ctx, "docker", "build", "-q", "-t", image, dir).CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", image).Run() })
+	return image
 }

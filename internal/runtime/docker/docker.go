@@ -413,6 +413,11 @@ func (p *Provider) LoadImage(ctx context.Context, archive io.Reader) error {
 	return nil
 }
 
+// SaveImage streams local images as one archive (the format of `docker save`).
+func (p *Provider) SaveImage(ctx context.Context, refs []string) (io.ReadCloser, error) {
+	return p.cli.ImageSave(ctx, refs)
+}
+
 // ImageID returns the ID of a local image, or "" when it does not exist.
 func (p *Provider) ImageID(ctx context.Context, ref string) (string, error) {
 	insp, err := p.cli.ImageInspect(ctx, ref)

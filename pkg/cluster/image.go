@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/distribution/reference"
+
+	"github.com/edgectl/edgectl/internal/cli"
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+)
+
+// ImportOptions says which images go into which nodes of a cluster.
+type ImportOptions struct {
+	Cluster string
+	// Images are names of images in the container engine (repo:tag).
+	Images []string
+	// Archive is an image tarball (`docker save`, or an OCI layout tar)
+	// to import instead of Images.
+	Archive string
+	// Nodes are the nodes to import into (container names, or names
+	// without the "edgectl-CLUSTER-" prefix); empty means every server and
+	// agent.
+	Nodes []string
+}
+
+// importCommand reads an image archive on stdin into the containerd
+// namespace kubelet uses, unpacked for the node's platform.
+var importCommand = []string{"ctr", "-n", "k8s.io", "images", "import", "-"}
+
+// ImportImages copies images from the engine (or an archive file) into the
+// containerd of a cluster's nodes, in parallel, so that pods run them with no
+// registry: the way to test an image you just built. Nodes never pull from
+// the engine, so an image name must resolve there first.
+func (p *Provider) ImportImages(ctx context.Context, opts ImportOptions) (err error) {
+	if (len(opts.Images) == 0) == (opts.Archive == "") {
+		return edgeerrors.New(edgeerrors.KindInvalidConfig, "see `edgectl image import --help`",
+			"give image names or --archive FILE (one of the two)")
+	}
+	var names []string
+	for _, img := range opts.Images {
+		named, err := reference.ParseNormalizedNamed(img)
+		if err == nil && strings.HasPrefix(img, "sha256:") {
+			err = errors.New("an image ID")
+		}
+		if err != nil {
+			return edgeerrors.New(edgeerrors.KindInvalidConfig, "name the image as REPOSITORY[:TAG], as `docker images` shows it",
+				"image %q: %v: an import needs a name for pods to use", img, err)
+		}
+		names = append(names, reference.TagNameOnly(named).String())
+	}
+	targets, err := p.importTargets(ctx, opts.Cluster, opts.Nodes)
+	if err != nil {
+		return err
+	}
+	for _, img := range opts.Images {
+		id, err := p.rt.ImageID(ctx, img)
+		if err != nil {
+			return engineError(err)
+		}
+		if id == "" {
+			return edgeerrors.New(edgeerrors.KindImageMissing,
+				fmt.Sprintf("build or pull it into the engine first (`docker build -t %s .`); nodes do not pull from the engine", img),
+				"image %q is not in the container engine", img)
+		}
+	}
+	status := cli.NewStatus(p.logger.Writer())
+	defer func() { status.End(err == nil) }()
+	archive := opts.Archive
+	if archive == "" {
+		status.Start(fmt.Sprintf("Saving %s from the engine", strings.Join(opts.Images, ", ")))
+		if archive, err = p.saveImages(ctx, opts.Images); err != nil {
+			return err
+		}
+		defer os.Remove(archive)
+	} else if _, err := os.Stat(archive); err != nil {
+		return edgeerrors.Wrap(edgeerrors.KindNotFound, "", fmt.Errorf("image archive: %w", err))
+	}
+	status.Start(fmt.Sprintf("Importing into %d node(s) of %q", len(targets), opts.Cluster))
+	return inParallel(ctx, targets, func(ctx context.Context, n Node) error {
+		return p.importInto(ctx, n.Name, archive, names)
+	})
+}
+
+// importTargets are the running servers and agents of a cluster that an
+// import goes to: all of them, or the ones named.
+func (p *Provider) importTargets(ctx context.Context, cluster string, only []string) ([]Node, error) {
+	nodes, err := p.existing(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]Node{}
+	var targets []Node
+	for _, n := range nodes {
+		if n.Role == RoleServer || n.Role == RoleAgent {
+			byName[n.Name] = n
+			targets = append(targets, n)
+		}
+	}
+	if len(only) > 0 {
+		targets = nil
+		for _, want := range only {
+			if _, ok := byName[want]; !ok {
+				want = "edgectl-" + cluster + "-" + want
+			}
+			if _, ok := byName[want]; !ok {
+				return nil, edgeerrors.New(edgeerrors.KindNotFound, "see `edgectl node list -c "+cluster+"`",
+					"cluster %q has no node %q", cluster, want)
+			}
+			targets = append(targets, byName[want])
+		}
+	}
+	for _, n := range targets {
+		if n.State != "running" {
+			return nil, edgeerrors.New(edgeerrors.KindGeneric, "run `edgectl cluster start "+cluster+"`",
+				"node %s is %s, not running", n.Name, n.State)
+		}
+	}
+	return targets, nil
+}
+
+// saveImages writes images from the engine to a temporary archive, so that
+// every node reads the same file in parallel.
+func (p *Provider) saveImages(ctx context.Context, refs []string) (string, error) {
+	rc, err := p.rt.SaveImage(ctx, refs)
+	if err != nil {
+		return "", engineError(err)
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp("", "edgectl-images-*.tar")
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("save images: %w", err)
+	}
+	return f.Name(), f.Close()
+}
+
+// importInto streams the archive into one node's containerd and checks that
+// every expected image name arrived.
+func (p *Provider) importInto(ctx context.Context, node, archive string, names []string) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	res, err := p.rt.Exec(ctx, node, importCommand, f)
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("ctr images import: %s", lastNonEmpty(res.Stderr+res.Stdout))
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	res, err = p.rt.Exec(ctx, node, []string{"ctr", "-n", "k8s.io", "images", "ls", "-q"}, nil)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Fields(res.Stdout) {
+		have[l] = true
+	}
+	for _, n := range names {
+		if !have[n] {
+			return fmt.Errorf("%s is not in containerd after the import (is it built for this node's architecture?)", n)
+		}
+	}
+	return nil
+}
+
+func lastNonEmpty(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
