@@ -89,38 +89,10 @@ func (p *Provider) ImportImages(ctx context.Context, opts ImportOptions) (err er
 // importTargets are the running servers and agents of a cluster that an
 // import goes to: all of them, or the ones named.
 func (p *Provider) importTargets(ctx context.Context, cluster string, only []string) ([]Node, error) {
-	nodes, err := p.existing(ctx, cluster)
-	if err != nil {
-		return nil, err
+	if cluster == "" {
+		return nil, edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
 	}
-	byName := map[string]Node{}
-	var targets []Node
-	for _, n := range nodes {
-		if n.Role == RoleServer || n.Role == RoleAgent {
-			byName[n.Name] = n
-			targets = append(targets, n)
-		}
-	}
-	if len(only) > 0 {
-		targets = nil
-		for _, want := range only {
-			if _, ok := byName[want]; !ok {
-				want = "edgectl-" + cluster + "-" + want
-			}
-			if _, ok := byName[want]; !ok {
-				return nil, edgeerrors.New(edgeerrors.KindNotFound, "see `edgectl node list -c "+cluster+"`",
-					"cluster %q has no node %q", cluster, want)
-			}
-			targets = append(targets, byName[want])
-		}
-	}
-	for _, n := range targets {
-		if n.State != "running" {
-			return nil, edgeerrors.New(edgeerrors.KindGeneric, "run `edgectl cluster start "+cluster+"`",
-				"node %s is %s, not running", n.Name, n.State)
-		}
-	}
-	return targets, nil
+	return p.selectNodes(ctx, cluster, only)
 }
 
 // saveImages writes images from the engine to a temporary archive, so that

@@ -25,6 +25,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/image/imports"
 	kubeconfigget "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/get"
 	kubeconfigmerge "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/merge"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/netcmd"
 	nodeadd "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/add"
 	nodedelete "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/delete"
 	nodelist "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/list"
@@ -103,7 +104,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	imageCmd.AddCommand(build.NewCommand(deps), imports.NewCommand(deps))
 	configCmd := &cobra.Command{Use: "config", Short: "Cluster config files"}
 	configCmd.AddCommand(initcmd.NewCommand(deps))
-	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, version.NewCommand(deps))
+	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, netcmd.NewCommand(deps), version.NewCommand(deps))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, fmt.Sprintf("see `%s --help`", c.CommandPath()), err)
 	})

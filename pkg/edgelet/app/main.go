@@ -77,7 +77,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(), newMemberCommand(),
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(), newMemberCommand(), newNetCommand(),
 		&cobra.Command{Use: "kubectl", Short: "Run kubectl against this server", DisableFlagParsing: true})
 	return root
 }
