@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,22 @@ type agent struct {
 	cfg   *config.Agent
 	creds Credentials
 	errc  chan error
+}
+
+// exited reports that a component returned. While edgelet stops, that is
+// not a failure, and the stop may be seen by the component first: kubelet
+// watches SIGTERM itself, and systemd signals containerd with edgelet. So a
+// return is a failure only if edgelet is still running a moment later.
+func (a *agent) exited(ctx context.Context, name string, err error) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(2 * time.Second):
+	}
+	if err == nil {
+		err = errors.New("returned without an error")
+	}
+	a.fatal(fmt.Errorf("%s exited: %w", name, err))
 }
 
 func (a *agent) fatal(err error) {
@@ -63,7 +80,7 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	if err != nil {
 		return err
 	}
-	go func() { a.fatal(fmt.Errorf("kubelet: %w", component.Kubelet(ctx, kubeletArgs))) }()
+	go func() { a.exited(ctx, "kubelet", component.Kubelet(ctx, kubeletArgs)) }()
 
 	// A joining agent's kubelet first trades its bootstrap token for a client
 	// certificate; kube-proxy and the pod network use that identity.
@@ -79,7 +96,7 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 		return err
 	}
 	proxyArgs := append([]string{"--config=" + proxyConf}, dashArgs(cfg.KubeProxyArgs)...)
-	go func() { a.fatal(fmt.Errorf("kube-proxy: %w", component.Proxy(ctx, proxyArgs))) }()
+	go func() { a.exited(ctx, "kube-proxy", component.Proxy(ctx, proxyArgs)) }()
 	go func() {
 		// flannel annotates the node with its VTEP: it needs the node's
 		// own identity, which may patch its Node object.
@@ -91,6 +108,9 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	case <-ctx.Done():
 		return nil
 	case err := <-a.errc:
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 }

@@ -134,8 +134,8 @@ func (a *agent) startContainerd(ctx context.Context) error {
 		case <-ctx.Done():
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 		case err := <-exited:
-			klog.ErrorS(err, "containerd exited; see its log", "log", logf.Name())
-			a.fatal(fmt.Errorf("containerd exited: %v (log: %s)", err, logf.Name()))
+			klog.InfoS("containerd exited", "err", err, "log", logf.Name())
+			a.exited(ctx, "containerd", fmt.Errorf("%v (log: %s)", err, logf.Name()))
 		}
 	}()
 	deadline := time.Now().Add(60 * time.Second)
