@@ -61,23 +61,22 @@ func Write(w io.Writer, entries []Entry) error {
 		case e.Link != "":
 			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.Link
 		case e.Source != "":
-			f, err := os.Open(e.Source)
+			fi, err := os.Stat(e.Source)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			hdr.Typeflag, hdr.Size, content = tar.TypeReg, fi.Size(), f
+			hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
 		default:
 			hdr.Typeflag, hdr.Size, content = tar.TypeReg, int64(len(e.Data)), bytes.NewReader(e.Data)
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		if content != nil {
+		if e.Source != "" && hdr.Typeflag == tar.TypeReg {
+			if err := copyFile(tw, e.Source); err != nil {
+				return err
+			}
+		} else if content != nil {
 			if _, err := io.Copy(tw, content); err != nil {
 				return err
 			}
@@ -126,4 +125,16 @@ func Tree(dir string) ([]Entry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// copyFile appends a file's content to the archive, closing it at once (an
+// image holds dozens of files).
+func copyFile(w io.Writer, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
 }

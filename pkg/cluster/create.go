@@ -199,11 +199,11 @@ func (p *Provider) startAgents(ctx context.Context, cfg *v1alpha1.Cluster, subne
 
 // joinToken reads the full join token (it pins the CA) from a server.
 func (p *Provider) joinToken(ctx context.Context, server string) (string, error) {
-	res, err := p.rt.Exec(ctx, server, []string{"cat", "/var/lib/edgelet/server/token"}, nil)
-	if err != nil || res.ExitCode != 0 {
-		return "", fmt.Errorf("read join token from %s: %v %s", server, err, res.Stderr)
+	out, err := p.run(ctx, server, nil, "cat", "/var/lib/edgelet/server/token")
+	if err != nil {
+		return "", fmt.Errorf("read join token: %w", err)
 	}
-	return strings.TrimSpace(res.Stdout), nil
+	return strings.TrimSpace(out), nil
 }
 
 // startFirst starts the first server with --privileged and falls back to the

@@ -53,7 +53,10 @@ func (p *Provider) ImportImages(ctx context.Context, opts ImportOptions) (err er
 		}
 		names = append(names, reference.TagNameOnly(named).String())
 	}
-	targets, err := p.importTargets(ctx, opts.Cluster, opts.Nodes)
+	if opts.Cluster == "" {
+		return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
+	}
+	targets, err := p.selectNodes(ctx, opts.Cluster, opts.Nodes)
 	if err != nil {
 		return err
 	}
@@ -86,15 +89,6 @@ func (p *Provider) ImportImages(ctx context.Context, opts ImportOptions) (err er
 	})
 }
 
-// importTargets are the running servers and agents of a cluster that an
-// import goes to: all of them, or the ones named.
-func (p *Provider) importTargets(ctx context.Context, cluster string, only []string) ([]Node, error) {
-	if cluster == "" {
-		return nil, edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
-	}
-	return p.selectNodes(ctx, cluster, only)
-}
-
 // saveImages writes images from the engine to a temporary archive, so that
 // every node reads the same file in parallel.
 func (p *Provider) saveImages(ctx context.Context, refs []string) (string, error) {
@@ -123,22 +117,18 @@ func (p *Provider) importInto(ctx context.Context, node, archive string, names [
 		return err
 	}
 	defer f.Close()
-	res, err := p.rt.Exec(ctx, node, importCommand, f)
-	if err != nil {
+	if _, err := p.run(ctx, node, f, importCommand...); err != nil {
 		return err
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("ctr images import: %s", lastNonEmpty(res.Stderr+res.Stdout))
 	}
 	if len(names) == 0 {
 		return nil
 	}
-	res, err = p.rt.Exec(ctx, node, []string{"ctr", "-n", "k8s.io", "images", "ls", "-q"}, nil)
+	out, err := p.run(ctx, node, nil, "ctr", "-n", "k8s.io", "images", "ls", "-q")
 	if err != nil {
 		return err
 	}
 	have := map[string]bool{}
-	for _, l := range strings.Fields(res.Stdout) {
+	for _, l := range strings.Fields(out) {
 		have[l] = true
 	}
 	for _, n := range names {
@@ -147,9 +137,4 @@ func (p *Provider) importInto(ctx context.Context, node, archive string, names [
 		}
 	}
 	return nil
-}
-
-func lastNonEmpty(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
 }

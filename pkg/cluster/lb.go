@@ -56,9 +56,8 @@ func (p *Provider) updateLB(ctx context.Context, cluster string) error {
 	// Check the new file before it replaces the old one, so a bad config
 	// never reaches the running haproxy.
 	script := fmt.Sprintf("cat > %[1]s.new && haproxy -c -q -f %[1]s.new && mv %[1]s.new %[1]s", haproxyConfig)
-	res, err := p.rt.Exec(ctx, lb.Name, []string{"sh", "-c", script}, strings.NewReader(conf))
-	if err != nil || res.ExitCode != 0 {
-		return fmt.Errorf("write the load balancer config: %v %s", err, res.Stderr)
+	if _, err := p.run(ctx, lb.Name, strings.NewReader(conf), "sh", "-c", script); err != nil {
+		return fmt.Errorf("write the load balancer config: %w", err)
 	}
 	if err := p.rt.Signal(ctx, lb.Name, "USR2"); err != nil {
 		return fmt.Errorf("reload the load balancer: %w", err)

@@ -3,9 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
-	"strings"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/edgelet/netem"
@@ -103,39 +101,23 @@ func (p *Provider) NetStatus(ctx context.Context, cluster string) ([]NodeNet, er
 		return nil, err
 	}
 	out := make([]NodeNet, len(nodes))
-	err = inParallel(ctx, nodes, func(ctx context.Context, n Node) error {
-		i := indexOf(nodes, n.Name)
+	byName := map[string]*NodeNet{}
+	for i, n := range nodes {
 		out[i] = NodeNet{Node: n.Name, Cluster: n.Cluster, IP: n.IP}
-		res, err := p.rt.Exec(ctx, n.Name, []string{"edgelet", "net", "show"}, nil)
+		byName[n.Name] = &out[i]
+	}
+	err = inParallel(ctx, nodes, func(ctx context.Context, n Node) error {
+		state, err := p.run(ctx, n.Name, nil, "edgelet", "net", "show")
 		if err != nil {
 			return err
 		}
-		if res.ExitCode != 0 {
-			return fmt.Errorf("edgelet net show: %s", lastNonEmpty(res.Stderr))
-		}
-		return json.Unmarshal([]byte(res.Stdout), &out[i].Net)
+		return json.Unmarshal([]byte(state), &byName[n.Name].Net)
 	})
 	return out, err
 }
 
-func indexOf(nodes []Node, name string) int {
-	for i, n := range nodes {
-		if n.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
 // edgeletNet runs `edgelet net ARGS` in a node.
 func (p *Provider) edgeletNet(ctx context.Context, node string, args ...string) error {
-	res, err := p.rt.Exec(ctx, node, append([]string{"edgelet", "net"}, args...), nil)
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		msg := strings.TrimPrefix(lastNonEmpty(res.Stderr+res.Stdout), "edgelet: ")
-		return fmt.Errorf("edgelet net %s: %s", args[0], msg)
-	}
-	return nil
+	_, err := p.run(ctx, node, nil, append([]string{"edgelet", "net"}, args...)...)
+	return err
 }

@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -175,15 +173,12 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	kubectl := func(args ...string) (runtime.ExecResult, error) {
-		return p.rt.Exec(ctx, other.Name, append([]string{"kubectl"}, args...), nil)
+	kubectl := func(args ...string) error {
+		_, err := p.run(ctx, other.Name, nil, append([]string{"kubectl"}, args...)...)
+		return err
 	}
 	if target.State == "running" {
-		res, err := kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=90s")
-		if err == nil && res.ExitCode != 0 {
-			err = errors.New(strings.TrimSpace(res.Stderr))
-		}
-		if err != nil {
+		if err := kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=90s"); err != nil {
 			p.logger.Warnf("drain %s: %v", node, err)
 		}
 	} else {
@@ -201,17 +196,16 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 	if err := p.removeNode(ctx, node); err != nil {
 		return err
 	}
-	if res, err := kubectl("delete", "node", node, "--ignore-not-found"); err != nil || res.ExitCode != 0 {
-		return fmt.Errorf("delete Node object %s: %v %s", node, err, res.Stderr)
+	if err := kubectl("delete", "node", node, "--ignore-not-found"); err != nil {
+		return fmt.Errorf("delete Node object %s: %w", node, err)
 	}
 	return p.updateLB(ctx, cluster)
 }
 
 // removeMember removes node's etcd member through the server via.
 func (p *Provider) removeMember(ctx context.Context, via, node string) error {
-	res, err := p.rt.Exec(ctx, via, []string{"edgelet", "member", "rm", node, "--ignore-not-found"}, nil)
-	if err != nil || res.ExitCode != 0 {
-		return fmt.Errorf("remove the etcd member of %s through %s: %v %s", node, via, err, res.Stderr)
+	if _, err := p.run(ctx, via, nil, "edgelet", "member", "rm", node, "--ignore-not-found"); err != nil {
+		return fmt.Errorf("remove the etcd member of %s: %w", node, err)
 	}
 	return nil
 }

@@ -33,15 +33,11 @@ type agent struct {
 	errc  chan error
 }
 
-// exited reports that a component returned. While edgelet stops, that is
-// not a failure, and the stop may be seen by the component first: kubelet
-// watches SIGTERM itself, and systemd signals containerd with edgelet. So a
-// return is a failure only if edgelet is still running a moment later.
+// exited reports that a component returned: a failure, unless edgelet is
+// stopping.
 func (a *agent) exited(ctx context.Context, name string, err error) {
-	select {
-	case <-ctx.Done():
+	if ctx.Err() != nil {
 		return
-	case <-time.After(2 * time.Second):
 	}
 	if err == nil {
 		err = errors.New("returned without an error")
@@ -80,7 +76,14 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	if err != nil {
 		return err
 	}
-	go func() { a.exited(ctx, "kubelet", component.Kubelet(ctx, kubeletArgs)) }()
+	go func() {
+		// kubelet's command ignores ctx and stops on its own SIGTERM/SIGINT
+		// handler, so it may return before edgelet's context (ended by the
+		// same signal) is done. It returns nil only on that signal: a stop.
+		if err := component.Kubelet(ctx, kubeletArgs); err != nil {
+			a.exited(ctx, "kubelet", err)
+		}
+	}()
 
 	// A joining agent's kubelet first trades its bootstrap token for a client
 	// certificate; kube-proxy and the pod network use that identity.

@@ -134,7 +134,7 @@ func (a *agent) startContainerd(ctx context.Context) error {
 		case <-ctx.Done():
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 		case err := <-exited:
-			klog.InfoS("containerd exited", "err", err, "log", logf.Name())
+			klog.ErrorS(err, "containerd exited; see its log", "log", logf.Name())
 			a.exited(ctx, "containerd", fmt.Errorf("%v (log: %s)", err, logf.Name()))
 		}
 	}()

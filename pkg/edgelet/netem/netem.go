@@ -150,15 +150,20 @@ func Apply(ctx context.Context, s Spec, self string) error {
 		s.Interface = dev
 	}
 	s.Since = time.Now().UTC().Truncate(time.Second)
-	if err := apply(ctx, s, self); err != nil {
-		_ = Clear(ctx)
-		return err
-	}
+	// The state is written first: if a step fails, Clear reads it and
+	// removes what the steps before made (the qdisc is found through it).
 	if err := os.MkdirAll("/run/edgelet", 0o755); err != nil {
 		return err
 	}
 	data, _ := json.MarshalIndent(s, "", "  ")
-	return os.WriteFile(StateFile, data, 0o644)
+	if err := os.WriteFile(StateFile, data, 0o644); err != nil {
+		return err
+	}
+	if err := apply(ctx, s, self); err != nil {
+		_ = Clear(ctx)
+		return err
+	}
+	return nil
 }
 
 func apply(ctx context.Context, s Spec, self string) error {

@@ -39,7 +39,7 @@ const (
 type queue struct {
 	fd  int
 	num uint16
-	mu  sync.Mutex // serialises sends
+	mu  sync.Mutex // numbers and sends requests
 	seq uint32
 }
 
@@ -89,10 +89,6 @@ func (q *queue) Verdict(id uint32) error {
 // request sends one nfnetlink message of the queue subsystem; with ack it
 // waits for the kernel's answer.
 func (q *queue) request(msgType uint16, attrs []byte, ack bool) error {
-	q.mu.Lock()
-	q.seq++
-	seq := q.seq
-	q.mu.Unlock()
 	flags := uint16(unix.NLM_F_REQUEST)
 	if ack {
 		flags |= unix.NLM_F_ACK
@@ -100,12 +96,15 @@ func (q *queue) request(msgType uint16, attrs []byte, ack bool) error {
 	msg := make([]byte, unix.SizeofNlMsghdr+4, unix.SizeofNlMsghdr+4+len(attrs))
 	binary.NativeEndian.PutUint16(msg[4:], nfnlSubsysQueue<<8|msgType)
 	binary.NativeEndian.PutUint16(msg[6:], flags)
-	binary.NativeEndian.PutUint32(msg[8:], seq)
+
 	// nfgenmsg: family AF_UNSPEC, version 0, queue number (big endian).
 	binary.BigEndian.PutUint16(msg[unix.SizeofNlMsghdr+2:], q.num)
 	msg = append(msg, attrs...)
 	binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
 	q.mu.Lock()
+	q.seq++
+	seq := q.seq
+	binary.NativeEndian.PutUint32(msg[8:], seq)
 	err := unix.Sendto(q.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 	q.mu.Unlock()
 	if err != nil || !ack {

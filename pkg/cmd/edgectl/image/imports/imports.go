@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
 )
@@ -31,9 +30,6 @@ A node added later does not have the image: import it again.`,
 
   edgectl image import --archive images.tar -c demo --nodes agent-0,agent-1`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Cluster == "" {
-				return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
-			}
 			opts.Images = args
 			p, err := cluster.NewProvider(deps.Logger())
 			if err != nil {
