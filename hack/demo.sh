@@ -23,6 +23,12 @@ kubectl apply -f - < hack/demo/echo.yaml
 kubectl rollout status deployment/echo --timeout=180s
 kubectl get pods -o wide
 ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$server")
+# kube-proxy programs the NodePort a moment after the Service exists: wait
+# for it rather than show a refused connection.
+for _ in $(seq 1 30); do
+  docker exec "$server" bash -c "exec 3<>/dev/tcp/${ip}/30080" 2>/dev/null && break
+  sleep 1
+done
 echo
 echo "The demo app answers at http://${ip}:30080 :"
 for _ in 1 2 3; do

@@ -30,6 +30,9 @@ type CreateOptions struct {
 	Kubeconfig string
 	// LogsDir receives node logs when the create fails ("" = a temp dir).
 	LogsDir string
+	// DecodeError is what a lenient decode of the config file let through
+	// (an unknown field): reported with the validation problems.
+	DecodeError error
 }
 
 // Create creates a cluster. Nothing is created when the config is invalid,
@@ -38,7 +41,7 @@ type CreateOptions struct {
 func (p *Provider) Create(ctx context.Context, opts CreateOptions) (err error) {
 	cfg := opts.Config
 	v1alpha1.SetDefaults(cfg)
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(opts.DecodeError, cfg.Validate()); err != nil {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "fix the config and run again; `edgectl config init` prints a commented example", err)
 	}
 	status := cli.NewStatus(p.logger.Writer())

@@ -70,6 +70,26 @@ func TestCLIErrorsAndInterrupt(t *testing.T) {
 		}
 	})
 
+	t.Run("a config file lists every problem, unknown fields too, and exits 2", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "bad.yaml")
+		bad := "apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: e2e-badfile\nservers: 2\nagents: -1\ncolour: blue\n"
+		if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "cluster", "create", "--config", file, "--kubeconfig", kubeconfig).CombinedOutput()
+		if exitCode(err) != 2 {
+			t.Errorf("exit %d: %s", exitCode(err), out)
+		}
+		for _, want := range []string{`unknown field "colour"`, "servers 2", "agents -1"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if objs := e.engineObjects(t, "e2e-badfile"); len(objs) > 0 {
+			t.Errorf("created %v", objs)
+		}
+	})
+
 	t.Run("SIGINT mid-create leaves nothing", func(t *testing.T) {
 		const name = "e2e-sigint"
 		cmd := exec.Command(bin, "cluster", "create", name, "--agents", "1", "--image", e.image, "--kubeconfig", kubeconfig)

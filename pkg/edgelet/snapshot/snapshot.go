@@ -6,6 +6,7 @@ package snapshot
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -79,6 +80,16 @@ func Restore(p Paths, file string) error {
 	if c, err := net.DialTimeout("unix", p.socket(), time.Second); err == nil {
 		c.Close()
 		return fmt.Errorf("the server is running (kine answers on %s): stop it first (`systemctl stop edgelet`), restore, then start it", p.socket())
+	}
+	if file == "" {
+		return errors.New("no snapshot file given (`edgelet snapshot ls` lists them)")
+	}
+	if _, err := os.Stat(file); err != nil && !strings.ContainsRune(file, '/') {
+		// A bare name, as `snapshot ls` shows it, is one in the default directory.
+		file = filepath.Join(p.Default(), file)
+	}
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("snapshot %q: %w (`edgelet snapshot ls` lists them)", file, err)
 	}
 	if err := checkSnapshot(file); err != nil {
 		return err

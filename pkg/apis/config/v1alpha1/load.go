@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -24,11 +25,19 @@ func Load(path string, stdin io.Reader) (*Cluster, error) {
 	return Parse(data)
 }
 
-// Parse decodes a config strictly.
+// Parse decodes a config strictly. A config that decodes only leniently
+// (an unknown field) is returned with the error, so that the caller can
+// report the field together with every other problem the config has.
 func Parse(data []byte) (*Cluster, error) {
 	c := &Cluster{}
-	if err := yaml.UnmarshalStrict(data, c); err != nil {
-		return nil, fmt.Errorf("decode config: %w", err)
+	err := yaml.UnmarshalStrict(data, c)
+	if err == nil {
+		return c, nil
 	}
-	return c, nil
+	err = fmt.Errorf("decode config: %s", strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: json: "))
+	lenient := &Cluster{}
+	if yaml.Unmarshal(data, lenient) != nil {
+		return nil, err
+	}
+	return lenient, err
 }

@@ -49,3 +49,18 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
+
+// An unknown field comes back with the lenient decode, so that the caller can
+// list it together with the config's other problems.
+func TestParseReturnsLenientConfigWithUnknownField(t *testing.T) {
+	c, err := Parse([]byte("apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nservers: 2\ncolour: blue\n"))
+	if err == nil || !strings.Contains(err.Error(), `unknown field "colour"`) {
+		t.Fatalf("unknown field not reported: %v", err)
+	}
+	if c == nil || c.Servers != 2 {
+		t.Fatalf("lenient config not returned: %+v", c)
+	}
+	if _, err := Parse([]byte("servers: [")); err == nil {
+		t.Error("broken YAML accepted")
+	}
+}

@@ -46,10 +46,12 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := &v1alpha1.Cluster{}
+			var decodeErr error
 			if f.Config != "" {
-				var err error
-				if cfg, err = v1alpha1.Load(f.Config, deps.Streams.In); err != nil {
-					return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "see `edgectl config init` for the format", err)
+				// An unknown field comes back with the leniently decoded
+				// config, to be listed with the config's other problems.
+				if cfg, decodeErr = v1alpha1.Load(f.Config, deps.Streams.In); cfg == nil {
+					return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "see `edgectl config init` for the format", decodeErr)
 				}
 			}
 			// Flags override the file.
@@ -86,7 +88,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 				return err
 			}
 			err = p.Create(cmd.Context(), cluster.CreateOptions{
-				Config: cfg, Wait: f.Wait, Retain: f.Retain, SwitchContext: !f.NoSwitchContext, Kubeconfig: f.Kubeconfig,
+				Config: cfg, Wait: f.Wait, Retain: f.Retain, SwitchContext: !f.NoSwitchContext, Kubeconfig: f.Kubeconfig, DecodeError: decodeErr,
 			})
 			if err != nil {
 				return fmt.Errorf("create cluster %q: %w", cfg.Name, err)
