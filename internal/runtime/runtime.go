@@ -21,8 +21,29 @@ const (
 	LabelImage   = "io.edgectl.image"
 )
 
-// ErrNotFound is returned for a missing container, network or image.
+// ErrNotFound is returned for a missing container, network, image or file.
 var ErrNotFound = errors.New("not found")
+
+// ErrPrivilegeRefused is returned by CreateNode when the engine cannot give a
+// container --privileged (a host whose capability bounding set lacks
+// CAP_SYS_RESOURCE fails with "unable to apply caps"). The container is
+// left for the caller to remove.
+var ErrPrivilegeRefused = errors.New("the engine refused --privileged")
+
+// SubnetTakenError is a network create that lost its subnet to another
+// network (Docker: "Pool overlaps with other one on this address space"):
+// a parallel create picked the same free subnet.
+type SubnetTakenError struct {
+	Subnet string
+	By     string // the other network, when known
+}
+
+func (e *SubnetTakenError) Error() string {
+	if e.By != "" {
+		return "subnet " + e.Subnet + " overlaps network " + e.By
+	}
+	return "subnet " + e.Subnet + " overlaps another network"
+}
 
 // PortMapping publishes a container port on the host.
 type PortMapping struct {
@@ -115,6 +136,12 @@ type Provider interface {
 	ListVolumes(ctx context.Context, labels map[string]string) ([]string, error)
 	RemoveVolume(ctx context.Context, name string) error
 	Exec(ctx context.Context, name string, cmd []string, stdin io.Reader) (ExecResult, error)
+	// WriteFiles writes files (path -> content, mode 0600) into a container,
+	// running or stopped.
+	WriteFiles(ctx context.Context, name string, files map[string][]byte) error
+	// ReadFile reads a file of a container, running or stopped; a missing
+	// file is ErrNotFound.
+	ReadFile(ctx context.Context, name, path string) ([]byte, error)
 	Logs(ctx context.Context, name string, w io.Writer) error
 	ImageLabel(ctx context.Context, ref, label string) (string, bool, error)
 	LoadImage(ctx context.Context, archive io.Reader) error

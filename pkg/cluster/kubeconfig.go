@@ -14,6 +14,7 @@ import (
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/runtime"
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
 // fetchKubeconfig waits for the first server to write its admin kubeconfig,
@@ -22,7 +23,7 @@ import (
 func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP string, apiPort int) (*clientcmdapi.Config, error) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		res, err := p.rt.Exec(ctx, server, []string{"cat", adminKubeconfig}, nil)
+		res, err := p.rt.Exec(ctx, server, []string{"cat", nodev1.DefaultKubeconfig}, nil)
 		if err == nil && res.ExitCode == 0 && res.Stdout != "" {
 			kc, err := clientcmd.Load([]byte(res.Stdout))
 			if err != nil {
@@ -32,7 +33,7 @@ func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP 
 		}
 		if time.Now().After(deadline) {
 			return nil, edgeerrors.New(edgeerrors.KindTimeout, fmt.Sprintf("look at `docker logs %s` and `docker exec %s journalctl -u edgelet`", server, server),
-				"server %s did not write %s within 3m", server, adminKubeconfig)
+				"server %s did not write %s within 3m", server, nodev1.DefaultKubeconfig)
 		}
 		select {
 		case <-ctx.Done():

@@ -3,48 +3,44 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/edgectl/edgectl/internal/runtime"
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
-// updateLB rewrites the load balancer's config from the cluster's current
-// servers and nodes, checks it, and reloads haproxy without dropping
-// connections (SIGUSR2 to its master process, PID 1 of the container).
-func (p *Provider) updateLB(ctx context.Context, cluster string) error {
-	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: cluster})
+// updateLB rewrites the load balancer's config for the nodes of cfg that
+// exist, checks it, and reloads haproxy without dropping connections (SIGUSR2
+// to its master process, PID 1 of the container).
+func (p *Provider) updateLB(ctx context.Context, cfg *v1alpha1.Cluster) error {
+	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: cfg.Name})
 	if err != nil {
 		return engineError(err)
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		a, _ := strconv.Atoi(cs[i].Labels[runtime.LabelIndex])
-		b, _ := strconv.Atoi(cs[j].Labels[runtime.LabelIndex])
-		return a < b
-	})
+	exist := map[string]bool{}
 	var lb *runtime.Container
-	var servers, agents []string
 	for i, c := range cs {
-		switch c.Labels[runtime.LabelRole] {
-		case RoleLoadBalancer:
+		exist[c.Name] = true
+		if c.Labels[runtime.LabelRole] == RoleLoadBalancer {
 			lb = &cs[i]
-		case RoleServer:
-			servers = append(servers, c.Labels[runtime.LabelIP])
-		case RoleAgent:
-			agents = append(agents, c.Labels[runtime.LabelIP])
 		}
 	}
 	if lb == nil {
-		return fmt.Errorf("cluster %q has no load balancer container", cluster)
+		return fmt.Errorf("cluster %q has no load balancer container", cfg.Name)
 	}
-	var ports []int
-	for _, s := range strings.Split(lb.Labels[labelLBPorts], ",") {
-		if n, err := strconv.Atoi(s); err == nil {
-			ports = append(ports, n)
+	var nodes []lbNode
+	addr, err := newAddresses(cfg.Network.Subnet)
+	if err != nil {
+		return err
+	}
+	for _, role := range []string{RoleServer, RoleAgent} {
+		for i := 0; i < count(cfg, role); i++ {
+			if exist[nodeName(cfg.Name, role, i)] {
+				nodes = append(nodes, lbNode{role, addr.node(role, i)})
+			}
 		}
 	}
-	conf := haproxyConfigFor(servers, append(servers, agents...), ports)
+	conf := haproxyConfigFor(cfg, nodes)
 	if lb.State != "running" {
 		// The cluster has running servers (its nodes just changed), so
 		// its load balancer belongs up too.
@@ -62,6 +58,6 @@ func (p *Provider) updateLB(ctx context.Context, cluster string) error {
 	if err := p.rt.Signal(ctx, lb.Name, "USR2"); err != nil {
 		return fmt.Errorf("reload the load balancer: %w", err)
 	}
-	p.logger.Vf(1, "load balancer reloaded: servers %s", strings.Join(servers, ", "))
+	p.logger.Vf(1, "load balancer reloaded: %d node(s)", len(nodes))
 	return nil
 }

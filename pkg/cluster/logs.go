@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
 // nodeLogCommands are collected from every server and agent (file -> command).
@@ -15,9 +17,9 @@ func nodeLogCommands() map[string][]string {
 	return map[string][]string{
 		"journal.log":         {"journalctl", "--no-pager", "-o", "short-precise"},
 		"edgelet.log":         {"journalctl", "--no-pager", "-u", "edgelet", "-o", "short-precise"},
-		"containerd.log":      {"cat", "/var/lib/edgelet/agent/containerd/containerd.log"},
+		"containerd.log":      {"cat", nodev1.ContainerdLogPath(nodev1.DefaultDataDir)},
 		"systemd-units.txt":   {"systemctl", "list-units", "--all", "--no-pager"},
-		"edgelet-config.yaml": {"cat", "/etc/edgelet/config.yaml"},
+		"edgelet-config.yaml": {"cat", nodev1.DefaultConfigPath},
 		"mounts.txt":          {"cat", "/proc/mounts"},
 		"iptables.txt":        {"iptables-save"},
 		"pods.txt":            {"kubectl", "get", "pods", "-A", "-o", "wide"},

@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
-	"github.com/edgectl/edgectl/pkg/edgelet/netem"
+	netv1 "github.com/edgectl/edgectl/pkg/apis/netem/v1alpha1"
 )
 
 // DegradeOptions impair the links of some nodes.
@@ -16,7 +16,7 @@ type DegradeOptions struct {
 	Nodes   []string
 	// To limits the impairment to packets to these nodes.
 	To   []string
-	Spec netem.Spec
+	Spec netv1.Spec
 }
 
 // NodeNet is a node's link state, as `net show` prints it.
@@ -24,7 +24,7 @@ type NodeNet struct {
 	Node    string     `json:"node"`
 	Cluster string     `json:"cluster"`
 	IP      string     `json:"ip"`
-	Net     netem.Spec `json:"net"`
+	Net     netv1.Spec `json:"net"`
 }
 
 // Degrade impairs the egress link of each node (edgelet net apply in the
@@ -58,7 +58,7 @@ func (p *Provider) Degrade(ctx context.Context, opts DegradeOptions) error {
 }
 
 // applyArgs is the `edgelet net apply` command line of a spec.
-func applyArgs(s netem.Spec) []string {
+func applyArgs(s netv1.Spec) []string {
 	args := []string{"apply"}
 	if s.Delay > 0 {
 		args = append(args, "--delay", s.Delay.String())

@@ -84,7 +84,7 @@ kill $pf`
 	}
 
 	// One server on SQLite cannot grow: a clear error, and nothing added.
-	_, err = e.p.AddNode(ctx, name, "server", 3*time.Minute)
+	_, err = e.p.AddNode(ctx, cluster.AddNodeOptions{Cluster: name, Role: "server", Wait: 3 * time.Minute})
 	if edgeerrors.ExitCode(err) != edgeerrors.ExitCode(edgeerrors.New(edgeerrors.KindInvalidConfig, "", "")) || !strings.Contains(err.Error(), "embedded etcd") {
 		t.Errorf("node add --role server on a SQLite cluster: %v", err)
 	}

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/edgectl/edgectl/pkg/cluster"
+
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
@@ -25,7 +27,8 @@ import (
 func TestHA(t *testing.T) {
 	e := setup(t)
 	const name = "e2e-ha"
-	e.create(t, &v1alpha1.Cluster{Name: name, Servers: 3, Agents: 1})
+	e.create(t, &v1alpha1.Cluster{Name: name, Servers: 3, Agents: 1,
+		ServerArgs: []string{"kubelet-arg=max-pods=44", "node-label=tier=control"}})
 	client := e.client(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -86,7 +89,7 @@ func replaceServer(ctx context.Context, t *testing.T, e *env, name, dead string)
 	if err := e.p.DeleteNode(ctx, dead); err != nil {
 		t.Fatalf("delete %s: %v", dead, err)
 	}
-	added, err := e.p.AddNode(ctx, name, "server", 3*time.Minute)
+	added, err := e.p.AddNode(ctx, cluster.AddNodeOptions{Cluster: name, Role: "server", Wait: 3 * time.Minute})
 	if err != nil {
 		t.Fatalf("add server: %v", err)
 	}
@@ -94,6 +97,10 @@ func replaceServer(ctx context.Context, t *testing.T, e *env, name, dead string)
 		t.Fatalf("added %s, want %s", added, want)
 	}
 	waitNodeReady(ctx, t, client, added)
+	// The new server gets the serverArgs from the stored spec (issue 10).
+	if f := nodeFacts(ctx, t, client)[added]; f.MaxPods != 44 || f.Labels != "tier=control" {
+		t.Errorf("added server: %+v, want max-pods 44 and tier=control", f)
+	}
 	if _, err := client.CoreV1().Nodes().Get(ctx, dead, metav1.GetOptions{}); err == nil {
 		t.Errorf("Node %s still exists after node delete", dead)
 	}

@@ -61,7 +61,7 @@ func TestLifecycle(t *testing.T) {
 	})
 
 	t.Run("node add joins, node delete drains and removes", func(t *testing.T) {
-		node, err := e.p.AddNode(ctx, name, "agent", 3*time.Minute)
+		node, err := e.p.AddNode(ctx, cluster.AddNodeOptions{Cluster: name, Role: "agent", Wait: 3 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@
 package docker
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -92,10 +93,21 @@ func (p *Provider) EnsureNetwork(ctx context.Context, name, subnet, gateway stri
 		// explicitly keeps Podman from choosing another value.
 		Options: map[string]string{"com.docker.network.driver.mtu": "1500"},
 	})
+	if err != nil && subnetTaken(err) {
+		return fmt.Errorf("create network %s: %w (%v)", name, &runtime.SubnetTakenError{Subnet: subnet}, err)
+	}
 	if err != nil {
 		return fmt.Errorf("create network %s (%s): %w", name, subnet, err)
 	}
 	return nil
+}
+
+// subnetTaken tells an overlap from other network failures: Docker says
+// "Pool overlaps with other one on this address space", Podman "subnet ...
+// is already used". The Engine API gives only the message.
+func subnetTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "overlaps") || strings.Contains(msg, "already used")
 }
 
 // DeleteNetwork removes a network; a missing one is not an error.
@@ -157,19 +169,55 @@ func (p *Provider) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
 	if _, err := p.cli.ContainerCreate(ctx, cfg, host, netCfg, nil, s.Name); err != nil {
 		return fmt.Errorf("create container %s: %w", s.Name, err)
 	}
-	if len(s.Files) > 0 {
-		archive, err := tarFiles(s.Files)
-		if err != nil {
-			return err
-		}
-		if err := p.cli.CopyToContainer(ctx, s.Name, "/", archive, container.CopyToContainerOptions{}); err != nil {
-			return fmt.Errorf("write files into %s: %w", s.Name, err)
-		}
+	if err := p.WriteFiles(ctx, s.Name, s.Files); err != nil {
+		return err
 	}
 	if err := p.cli.ContainerStart(ctx, s.Name, container.StartOptions{}); err != nil {
+		if s.Privileged && privilegeRefused(err) {
+			return fmt.Errorf("start container %s: %w: %v", s.Name, runtime.ErrPrivilegeRefused, err)
+		}
 		return fmt.Errorf("start container %s: %w", s.Name, err)
 	}
 	return nil
+}
+
+// privilegeRefused tells the engine's refusal of --privileged from other
+// start failures. The Engine API gives only the OCI runtime's message.
+func privilegeRefused(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "apply caps") || strings.Contains(msg, "operation not permitted")
+}
+
+// WriteFiles writes files into a container through the archive endpoint.
+func (p *Provider) WriteFiles(ctx context.Context, name string, files map[string][]byte) error {
+	if len(files) == 0 {
+		return nil
+	}
+	archive, err := tarFiles(files)
+	if err != nil {
+		return err
+	}
+	if err := p.cli.CopyToContainer(ctx, name, "/", archive, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("write files into %s: %w", name, err)
+	}
+	return nil
+}
+
+// ReadFile reads one regular file of a container through the archive endpoint.
+func (p *Provider) ReadFile(ctx context.Context, name, path string) ([]byte, error) {
+	rc, _, err := p.cli.CopyFromContainer(ctx, name, path)
+	if client.IsErrNotFound(err) {
+		return nil, fmt.Errorf("%s in %s: %w", path, name, runtime.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", path, name, err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", path, name, err)
+	}
+	return io.ReadAll(tr)
 }
 
 // translate turns a NodeSpec into the Engine API's create request. It is pure,

@@ -13,11 +13,13 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/component-base/cli"
 	"k8s.io/component-base/version"
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/edgelet/agent"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
 	"github.com/edgectl/edgectl/pkg/edgelet/server"
@@ -83,52 +85,77 @@ func newRoot() *cobra.Command {
 }
 
 func newServerCommand() *cobra.Command {
-	cfg := &config.Server{}
-	var configFile string
-	cmd := &cobra.Command{
-		Use:   "server",
-		Short: "Run a control-plane node (and its agent, unless --disable-agent)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.LoadFile(cmd.Flags(), configFile); err != nil {
-				return err
-			}
-			return server.Run(cmd.Context(), cfg)
-		},
-	}
-	cmd.Flags().StringVarP(&configFile, "config", "c", "/etc/edgelet/config.yaml", "YAML file of flag values")
-	config.AddServerFlags(cmd.Flags(), cfg)
-	return cmd
+	return newNodeCommand(nodev1.RoleServer, "Run a control-plane node (and its agent, unless --disable-agent)",
+		func(ctx context.Context, cfg *config.Server) error { return server.Run(ctx, cfg) })
 }
 
 func newAgentCommand() *cobra.Command {
-	cfg := &config.Agent{}
-	var configFile string
-	cmd := &cobra.Command{
-		Use:   "agent",
-		Short: "Run a worker node that joins a server",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.LoadFile(cmd.Flags(), configFile); err != nil {
-				return err
-			}
-			if cfg.Server == "" || cfg.Token == "" {
-				return errors.New("agent needs --server https://HOST:6443 and --token (from the server's DATA_DIR/server/token)")
-			}
+	return newNodeCommand(nodev1.RoleAgent, "Run a worker node that joins a server",
+		func(ctx context.Context, cfg *config.Server) error {
 			if err := cfg.Complete(); err != nil {
 				return err
 			}
-			creds, err := agent.Join(cmd.Context(), cfg)
+			creds, err := agent.Join(ctx, &cfg.Agent)
 			if err != nil {
 				return err
 			}
-			return agent.Run(cmd.Context(), cfg, creds)
+			return agent.Run(ctx, &cfg.Agent, creds)
+		})
+}
+
+// newNodeCommand is `edgelet server` or `edgelet agent`: the node config
+// file, then the flags over it, defaulted and checked before anything runs.
+func newNodeCommand(role, short string, run func(context.Context, *config.Server) error) *cobra.Command {
+	flags := &nodev1.NodeConfig{}
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   role,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nc, err := loadNodeConfig(configFile, role, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			cfg, err := config.FromNode(nc)
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), cfg)
 		},
 	}
-	cmd.Flags().StringVarP(&configFile, "config", "c", "/etc/edgelet/config.yaml", "YAML file of flag values")
-	cmd.Flags().StringVar(&cfg.Server, "server", "", "URL of a server, https://HOST:6443")
-	config.AddAgentFlags(cmd.Flags(), cfg)
+	cmd.Flags().StringVarP(&configFile, "config", "c", nodev1.DefaultConfigPath, "node config file (kind NodeConfig); flags override it")
+	// Defaults first, so that help shows them; only flags the user sets
+	// reach the config.
+	nodev1.SetDefaults(flags)
+	flags.AddFlags(cmd.Flags())
+	if role == nodev1.RoleAgent {
+		for _, f := range nodev1.ServerOnlyFlags {
+			_ = cmd.Flags().MarkHidden(f)
+		}
+	}
 	return cmd
+}
+
+// loadNodeConfig reads the file strictly, applies the flags set on fs over
+// it, fills the defaults and validates the result.
+func loadNodeConfig(path, role string, fs *pflag.FlagSet) (*nodev1.NodeConfig, error) {
+	nc, err := nodev1.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if nc.Role != "" && nc.Role != role {
+		return nil, fmt.Errorf("node config %s: role %q, but this is `edgelet %s`", path, nc.Role, role)
+	}
+	nc.Role = role
+	if err := nc.Override(fs); err != nil {
+		return nil, err
+	}
+	nodev1.SetDefaults(nc)
+	if err := nc.Validate(); err != nil {
+		return nil, fmt.Errorf("node config %s: %w", path, err)
+	}
+	return nc, nil
 }
 
 func newVersionCommand() *cobra.Command {

@@ -5,21 +5,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
-	"github.com/spf13/pflag"
-	"sigs.k8s.io/yaml"
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
-// Defaults shared by server and agent.
+// Defaults shared by server and agent, from the node config API.
 const (
-	DefaultDataDir       = "/var/lib/edgelet"
-	DefaultClusterCIDR   = "10.42.0.0/16"
-	DefaultServiceCIDR   = "10.43.0.0/16"
-	DefaultClusterDomain = "cluster.local"
-	DefaultHTTPSPort     = 6443
-	DefaultKubeconfig    = "/etc/edgelet/edgelet.yaml"
-	DefaultSandboxImage  = "ghcr.io/edgectl/pause:3.10"
+	DefaultDataDir      = nodev1.DefaultDataDir
+	DefaultKubeconfig   = nodev1.DefaultKubeconfig
+	DefaultSandboxImage = nodev1.DefaultPauseImage
 )
 
 // Agent is the configuration of a node: kubelet, kube-proxy, containerd, CNI.
@@ -61,80 +57,35 @@ type Server struct {
 	Disable             []string
 }
 
-// AddAgentFlags registers the agent flags on fs.
-func AddAgentFlags(fs *pflag.FlagSet, a *Agent) {
-	fs.StringVar(&a.DataDir, "data-dir", DefaultDataDir, "directory for edgelet state")
-	fs.StringVar(&a.NodeName, "node-name", "", "node name (default: hostname)")
-	fs.StringVar(&a.NodeIP, "node-ip", "", "IP address to advertise for the node (default: the address of the default route's interface)")
-	fs.StringVar(&a.NodeExternalIP, "node-external-ip", "", "external IP address to advertise for the node")
-	fs.StringArrayVar(&a.NodeLabels, "node-label", nil, "label key=value to register the node with (repeatable)")
-	fs.StringArrayVar(&a.NodeTaints, "node-taint", nil, "taint key=value:Effect to register the node with (repeatable)")
-	fs.StringVar(&a.Token, "token", "", "join token (the server writes it to DATA_DIR/server/token)")
-	fs.StringVar(&a.ClusterCIDR, "cluster-cidr", DefaultClusterCIDR, "pod network range")
-	fs.StringVar(&a.ServiceCIDR, "service-cidr", DefaultServiceCIDR, "service network range")
-	fs.StringVar(&a.ClusterDNS, "cluster-dns", "", "cluster DNS service IP (default: the 10th address of --service-cidr)")
-	fs.StringVar(&a.ClusterDomain, "cluster-domain", DefaultClusterDomain, "cluster DNS domain")
-	fs.StringVar(&a.SandboxImage, "pause-image", DefaultSandboxImage, "pod sandbox image (shipped in the offline image bundle)")
-	fs.StringArrayVar(&a.KubeletArgs, "kubelet-arg", nil, "extra kubelet flag, name=value (repeatable)")
-	fs.StringArrayVar(&a.KubeProxyArgs, "kube-proxy-arg", nil, "extra kube-proxy flag, name=value (repeatable)")
-}
-
-// AddServerFlags registers the server flags (agent flags included) on fs.
-func AddServerFlags(fs *pflag.FlagSet, s *Server) {
-	AddAgentFlags(fs, &s.Agent)
-	fs.StringVar(&s.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
-	fs.IntVar(&s.HTTPSPort, "https-listen-port", DefaultHTTPSPort, "API server port")
-	fs.StringArrayVar(&s.TLSSANs, "tls-san", nil, "extra name or IP for the API server certificate (repeatable)")
-	fs.StringVar(&s.DatastoreEndpoint, "datastore-endpoint", "", "kine datastore: postgres://, mysql:// or sqlite:// (default: SQLite in DATA_DIR/server/db)")
-	fs.BoolVar(&s.ClusterInit, "cluster-init", false, "start a new HA cluster with embedded etcd")
-	fs.StringVar(&s.Agent.Server, "server", "", "URL of an existing server to join (HA)")
-	fs.BoolVar(&s.DisableAgent, "disable-agent", false, "do not run kubelet and kube-proxy on this server")
-	fs.StringVar(&s.WriteKubeconfig, "write-kubeconfig", DefaultKubeconfig, "where to write the admin kubeconfig")
-	fs.StringVar(&s.WriteKubeconfigMode, "write-kubeconfig-mode", "0600", "file mode of the admin kubeconfig")
-	fs.StringArrayVar(&s.APIServerArgs, "kube-apiserver-arg", nil, "extra kube-apiserver flag, name=value (repeatable)")
-	fs.StringArrayVar(&s.ControllerArgs, "kube-controller-manager-arg", nil, "extra kube-controller-manager flag (repeatable)")
-	fs.StringArrayVar(&s.SchedulerArgs, "kube-scheduler-arg", nil, "extra kube-scheduler flag (repeatable)")
-	fs.StringSliceVar(&s.Disable, "disable", nil, "packaged manifests not to deploy, e.g. coredns")
-}
-
-// LoadFile applies a YAML file of flag-name keys to fs. Flags given on the
-// command line win over the file. Lists become repeated flags.
-func LoadFile(fs *pflag.FlagSet, path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
+// FromNode turns a defaulted, validated node config into edgelet's
+// settings; the token comes from TokenFile when that is set.
+func FromNode(nc *nodev1.NodeConfig) (*Server, error) {
+	tok := nc.Token
+	if nc.TokenFile != "" {
+		data, err := os.ReadFile(nc.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read token file: %w", err)
 		}
-		return fmt.Errorf("read config %s: %w", path, err)
+		tok = strings.TrimSpace(string(data))
 	}
-	var values map[string]any
-	if err := yaml.Unmarshal(data, &values); err != nil {
-		return fmt.Errorf("parse config %s: %w", path, err)
+	var labels []string
+	for k, v := range nc.Labels {
+		labels = append(labels, k+"="+v)
 	}
-	var errs []string
-	for key, v := range values {
-		f := fs.Lookup(key)
-		if f == nil {
-			errs = append(errs, fmt.Sprintf("unknown key %q", key))
-			continue
-		}
-		if f.Changed {
-			continue
-		}
-		items := []any{v}
-		if list, ok := v.([]any); ok {
-			items = list
-		}
-		for _, item := range items {
-			if err := fs.Set(key, fmt.Sprint(item)); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", key, err))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("config %s: %s", path, strings.Join(errs, "; "))
-	}
-	return nil
+	sort.Strings(labels)
+	return &Server{
+		Agent: Agent{
+			DataDir: nc.DataDir, NodeName: nc.NodeName, NodeIP: nc.NodeIP, NodeExternalIP: nc.NodeExternalIP,
+			NodeLabels: labels, NodeTaints: nc.Taints, Server: nc.Server, Token: tok,
+			ClusterCIDR: nc.ClusterCIDR, ServiceCIDR: nc.ServiceCIDR, ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain,
+			SandboxImage: nc.PauseImage, KubeletArgs: nc.Args.Kubelet, KubeProxyArgs: nc.Args.KubeProxy,
+		},
+		BindAddress: nc.BindAddress, HTTPSPort: nc.HTTPSPort, TLSSANs: nc.TLSSANs,
+		DatastoreEndpoint: nc.Datastore.Endpoint, ClusterInit: nc.Datastore.ClusterInit, DisableAgent: nc.DisableAgent,
+		WriteKubeconfig: nc.WriteKubeconfig, WriteKubeconfigMode: nc.WriteKubeconfigMode,
+		APIServerArgs: nc.Args.APIServer, ControllerArgs: nc.Args.ControllerManager, SchedulerArgs: nc.Args.Scheduler,
+		Disable: nc.Disable,
+	}, nil
 }
 
 // Complete fills in values derived from the host: node name, node IP, DNS IP.

@@ -1,4 +1,4 @@
-// Package config holds edgelet's settings: the flags of `edgelet server` and
-// `edgelet agent`, their defaults, the optional YAML config file whose keys are
-// flag names (as k3s's /etc/rancher/k3s/config.yaml), and the on-disk layout.
+// Package config holds edgelet's settings as its components use them, built
+// from the node config file (pkg/apis/node/v1alpha1, with flags overriding
+// it), and the on-disk layout under the data dir.
 package config

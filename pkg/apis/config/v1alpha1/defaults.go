@@ -1,22 +1,19 @@
 package v1alpha1
 
+import nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
+
 // Default values; every default of the config lives here.
 const (
 	DefaultName        = "edgectl"
 	DefaultImage       = "edgectl/node:dev"
 	DefaultAPIHostIP   = "127.0.0.1"
-	DefaultClusterCIDR = "10.42.0.0/16"
-	DefaultServiceCIDR = "10.43.0.0/16"
+	DefaultClusterCIDR = nodev1.DefaultClusterCIDR
+	DefaultServiceCIDR = nodev1.DefaultServiceCIDR
 )
 
 // SetDefaults fills every unset field.
 func SetDefaults(c *Cluster) {
-	if c.APIVersion == "" {
-		c.APIVersion = APIVersion
-	}
-	if c.Kind == "" {
-		c.Kind = Kind
-	}
+	c.TypeMeta.Default(Kind)
 	if c.Name == "" {
 		c.Name = DefaultName
 	}

@@ -3,16 +3,21 @@
 // validate.go; decoding is strict (an unknown field is an error).
 package v1alpha1
 
+import (
+	"encoding/json"
+
+	"github.com/edgectl/edgectl/pkg/apis/meta"
+)
+
 // APIVersion and Kind of the config file.
 const (
-	APIVersion = "edgectl.io/v1alpha1"
+	APIVersion = meta.GroupVersion
 	Kind       = "Cluster"
 )
 
 // Cluster describes a cluster to create.
 type Cluster struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
+	meta.TypeMeta
 	// Name of the cluster; lower-case letters, digits and '-'. Defaults to "edgectl".
 	Name string `json:"name,omitempty"`
 	// Servers is the number of control-plane nodes. Defaults to 1; 3 or more is HA.
@@ -78,4 +83,17 @@ type Node struct {
 	Taints []string `json:"taints,omitempty"`
 	// Args are extra edgelet flags, name=value.
 	Args []string `json:"args,omitempty"`
+}
+
+// DeepCopy returns a copy of c that shares nothing with it.
+func (c *Cluster) DeepCopy() *Cluster {
+	data, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // a Cluster is plain data; Marshal cannot fail
+	}
+	out := &Cluster{}
+	if err := json.Unmarshal(data, out); err != nil {
+		panic(err)
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -107,7 +109,15 @@ func (c *Cluster) Validate() error {
 		}
 		seen[key] = true
 	}
+	checkArgs := func(field string, args []string) {
+		if err := (&nodev1.NodeConfig{}).ApplyArgs(args); err != nil {
+			add("%s: %v", field, err)
+		}
+	}
+	checkArgs("serverArgs", c.ServerArgs)
+	checkArgs("agentArgs", c.AgentArgs)
 	for i, n := range c.Nodes {
+		checkArgs(fmt.Sprintf("nodes[%d].args", i), n.Args)
 		if err := c.checkNodeRef(fmt.Sprintf("%s:%d", n.Role, n.Index)); err != nil || n.Role == "loadbalancer" {
 			add("nodes[%d]: role %q index %d does not name a node of this cluster", i, n.Role, n.Index)
 		}

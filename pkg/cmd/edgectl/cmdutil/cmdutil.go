@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
@@ -64,4 +65,35 @@ func Nodes(ctx context.Context, deps Deps, name, output string) ([]cluster.Node,
 		return nil, err
 	}
 	return p.Nodes(ctx, name)
+}
+
+// ParseLabels turns key=value flags into a map; a bad one is exit 2.
+func ParseLabels(flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, edgeerrors.New(edgeerrors.KindInvalidConfig, "", "label %q: must be key=value", f)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// PrintFrom writes what get returns for the cluster to stdout: the shared
+// body of the commands that print one document (kubeconfig, spec).
+func PrintFrom(ctx context.Context, deps Deps, get func(context.Context, *cluster.Provider) ([]byte, error)) error {
+	p, err := cluster.NewProvider(deps.Logger())
+	if err != nil {
+		return err
+	}
+	data, err := get(ctx, p)
+	if err != nil {
+		return err
+	}
+	_, err = deps.Streams.Out.Write(data)
+	return err
 }

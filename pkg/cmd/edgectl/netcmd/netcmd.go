@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	netv1 "github.com/edgectl/edgectl/pkg/apis/netem/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
-	"github.com/edgectl/edgectl/pkg/edgelet/netem"
 )
 
 // NewCommand returns `edgectl net`.
@@ -133,7 +133,7 @@ func newShow(deps cmdutil.Deps) *cobra.Command {
 }
 
 // Describe is a spec in a few words: "delay 200ms ±50ms, loss 5%, rate 1mbit".
-func Describe(s netem.Spec) string {
+func Describe(s netv1.Spec) string {
 	var parts []string
 	if s.Delay > 0 {
 		d := "delay " + s.Delay.String()

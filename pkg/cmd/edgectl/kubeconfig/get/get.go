@@ -2,6 +2,8 @@
 package get
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/edgectl/edgectl/pkg/cluster"
@@ -15,16 +17,9 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		Short: "Print a cluster's kubeconfig (API on the host's published port)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := cluster.NewProvider(deps.Logger())
-			if err != nil {
-				return err
-			}
-			kc, err := p.Kubeconfig(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			_, err = deps.Streams.Out.Write(kc)
-			return err
+			return cmdutil.PrintFrom(cmd.Context(), deps, func(ctx context.Context, p *cluster.Provider) ([]byte, error) {
+				return p.Kubeconfig(ctx, args[0])
+			})
 		},
 	}
 }
