@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e bench clean fmt
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt
 
 all: build
 
@@ -27,9 +27,16 @@ up: image
 ## test: unit tests, node image, e2e suite against the real engine (what CI runs)
 test: test-unit image test-e2e
 
-test-unit:
-	$(GO) vet ./...
+test-unit: lint
 	$(GO) test -short ./...
+
+## lint: go vet and staticcheck (pinned in hack/tools, built into bin/)
+lint: bin/staticcheck
+	$(GO) vet ./...
+	bin/staticcheck ./...
+
+bin/staticcheck: hack/tools/go.mod hack/tools/go.sum
+	cd hack/tools && $(GO) build -o ../../bin/staticcheck honnef.co/go/tools/cmd/staticcheck
 
 test-e2e:
 	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./tests/e2e/...

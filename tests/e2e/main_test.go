@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
@@ -64,7 +65,7 @@ func (e *env) create(t *testing.T, cfg *v1alpha1.Cluster) {
 		if t.Failed() {
 			e.exportLogs(t, cfg.Name)
 		}
-		if err := e.p.Delete(ctx, cfg.Name, e.kubeconfig); err != nil && !strings.Contains(err.Error(), "not found") {
+		if err := e.p.Delete(ctx, cfg.Name, e.kubeconfig); err != nil && edgeerrors.ExitCode(err) != int(edgeerrors.KindNotFound) {
 			t.Errorf("delete %s: %v", cfg.Name, err)
 		}
 	})

@@ -8,13 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"io"
 	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -112,7 +112,7 @@ func subnetTaken(err error) bool {
 
 // DeleteNetwork removes a network; a missing one is not an error.
 func (p *Provider) DeleteNetwork(ctx context.Context, name string) error {
-	if err := p.cli.NetworkRemove(ctx, name); err != nil && !client.IsErrNotFound(err) {
+	if err := p.cli.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("delete network %s: %w", name, err)
 	}
 	return nil
@@ -206,7 +206,7 @@ func (p *Provider) WriteFiles(ctx context.Context, name string, files map[string
 // ReadFile reads one regular file of a container through the archive endpoint.
 func (p *Provider) ReadFile(ctx context.Context, name, path string) ([]byte, error) {
 	rc, _, err := p.cli.CopyFromContainer(ctx, name, path)
-	if client.IsErrNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return nil, fmt.Errorf("%s in %s: %w", path, name, runtime.ErrNotFound)
 	}
 	if err != nil {
@@ -344,7 +344,7 @@ func (p *Provider) Signal(ctx context.Context, name, signal string) error {
 // Remove force-removes a container and its anonymous volumes.
 func (p *Provider) Remove(ctx context.Context, name string) error {
 	err := p.cli.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !client.IsErrNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", name, err)
 	}
 	return nil
@@ -366,17 +366,25 @@ func (p *Provider) ListVolumes(ctx context.Context, labels map[string]string) ([
 
 // RemoveVolume deletes a volume; a missing one is not an error.
 func (p *Provider) RemoveVolume(ctx context.Context, name string) error {
-	if err := p.cli.VolumeRemove(ctx, name, true); err != nil && !client.IsErrNotFound(err) {
+	if err := p.cli.VolumeRemove(ctx, name, true); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
 	return nil
 }
 
-// Exec runs cmd in the container and waits for it.
+// exitMarker ends stderr of every exec with the command's exit status. The
+// Engine API has no call that waits for an exec to end: its exit code is set
+// by an event handler that races with the end of the output stream, and
+// reading it then means polling inspect. The node's shell reports the status
+// in the stream itself, which ends only when the shell has.
+const exitMarker = "\nedgectl-exit-status="
+
+// Exec runs cmd in the container and waits for it to exit.
 func (p *Provider) Exec(ctx context.Context, name string, cmd []string, stdin io.Reader) (runtime.ExecResult, error) {
 	var res runtime.ExecResult
+	wrapped := append([]string{"sh", "-c", `"$@"; printf '` + strings.ReplaceAll(exitMarker, "\n", "\\n") + `%d\n' $? >&2`, "sh"}, cmd...)
 	created, err := p.cli.ContainerExecCreate(ctx, name, container.ExecOptions{
-		Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: stdin != nil,
+		Cmd: wrapped, AttachStdout: true, AttachStderr: true, AttachStdin: stdin != nil,
 	})
 	if err != nil {
 		return res, fmt.Errorf("exec in %s: %w", name, err)
@@ -406,19 +414,33 @@ func (p *Provider) Exec(ctx context.Context, name string, cmd []string, stdin io
 			return res, err
 		}
 	}
-	for i := 0; ; i++ {
+	res.Stdout = stdout.String()
+	var ok bool
+	if res.Stderr, res.ExitCode, ok = splitExitStatus(stderr.String()); !ok {
+		// The shell did not report (killed, or no shell in the image):
+		// the output has ended, so ask the engine once.
 		insp, err := p.cli.ContainerExecInspect(ctx, created.ID)
 		if err != nil {
 			return res, err
 		}
-		if !insp.Running || i > 50 {
-			res.ExitCode = insp.ExitCode
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // output closed; the exit code lands a moment later
+		res.ExitCode = insp.ExitCode
 	}
-	res.Stdout, res.Stderr = stdout.String(), stderr.String()
 	return res, nil
+}
+
+// splitExitStatus takes the exit status the wrapper shell printed off the
+// end of stderr.
+func splitExitStatus(stderr string) (rest string, code int, ok bool) {
+	i := strings.LastIndex(stderr, exitMarker[1:])
+	if i < 0 {
+		return stderr, 0, false
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(stderr[i+len(exitMarker)-1:]))
+	if err != nil {
+		return stderr, 0, false
+	}
+	rest = strings.TrimSuffix(stderr[:i], "\n")
+	return rest, code, true
 }
 
 // Logs copies the container's log (its TTY output) to w.
@@ -436,7 +458,7 @@ func (p *Provider) Logs(ctx context.Context, name string, w io.Writer) error {
 func (p *Provider) ImageLabel(ctx context.Context, ref, label string) (string, bool, error) {
 	insp, err := p.cli.ImageInspect(ctx, ref)
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return "", false, nil
 		}
 		return "", false, err
@@ -470,7 +492,7 @@ func (p *Provider) SaveImage(ctx context.Context, refs []string) (io.ReadCloser,
 func (p *Provider) ImageID(ctx context.Context, ref string) (string, error) {
 	insp, err := p.cli.ImageInspect(ctx, ref)
 	if err != nil {
-		if client.IsErrNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return "", nil
 		}
 		return "", err

@@ -117,8 +117,15 @@ type Manager struct {
 	StateFile string
 	Interval  time.Duration
 	dyn       dynamic.Interface
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	mapper    mapper
 	synced    bool // false until the first full apply of this process
+}
+
+// mapper finds the resource of a kind; Reset forgets what it cached, so a
+// CRD applied a moment ago is found.
+type mapper interface {
+	meta.RESTMapper
+	Reset()
 }
 
 // New returns a manager for dir that talks to the cluster through cfg.

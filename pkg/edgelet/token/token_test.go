@@ -12,8 +12,8 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || got != tok {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
-	if FromSecret("a shared secret") != FromSecret("a shared secret") {
-		t.Fatal("derivation is not deterministic")
+	if again := FromSecret("a shared secret"); again != FromSecret(strings.Clone("a shared secret")) || again == FromSecret("another secret") {
+		t.Fatal("derivation is not a deterministic function of the secret")
 	}
 	if b := FromSecret("abcdef.0123456789abcdef"); b.Bootstrap() != "abcdef.0123456789abcdef" {
 		t.Fatalf("bootstrap-form secret changed: %s", b.Bootstrap())
