@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -86,9 +87,33 @@ func KubeconfigPath(explicit string) string {
 	return filepath.Join(home, ".kube", "config")
 }
 
+// lockKubeconfig takes an exclusive lock on path's ".lock" file, as kubectl
+// and kind do: creates running at the same time (CI jobs) each read, change
+// and write the same file, and without the lock one would drop another's
+// context.
+func lockKubeconfig(path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock kubeconfig: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock kubeconfig: %w", err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
 // mergeKubeconfig writes the cluster's entries into the kubeconfig file.
 func mergeKubeconfig(path string, kc *clientcmdapi.Config, name string, switchContext bool) error {
 	path = KubeconfigPath(path)
+	unlock, err := lockKubeconfig(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	existing, err := loadOrEmpty(path)
 	if err != nil {
 		return err
@@ -111,6 +136,11 @@ func removeKubeconfig(path, name string) error {
 	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return nil
 	}
+	unlock, err := lockKubeconfig(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	existing, err := loadOrEmpty(path)
 	if err != nil {
 		return err

@@ -179,3 +179,39 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Creates running at the same time on one engine each get a subnet and a
+// kubeconfig context of their own.
+func TestParallelCreates(t *testing.T) {
+	ctx := context.Background()
+	p, _, kubeconfig := newTest(t)
+	names := []string{"p0", "p1", "p2", "p3", "p4", "p5"}
+	errs := make(chan error, len(names))
+	for _, n := range names {
+		go func() {
+			errs <- p.Create(ctx, CreateOptions{Config: &v1alpha1.Cluster{Name: n, Agents: 1}, Kubeconfig: kubeconfig})
+		}()
+	}
+	for range names {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	subnets := map[string]bool{}
+	for _, n := range names {
+		spec, err := p.Spec(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnets[spec.Network.Subnet] = true
+	}
+	if len(subnets) != len(names) {
+		t.Errorf("subnets %v for %d clusters", subnets, len(names))
+	}
+	data, _ := os.ReadFile(kubeconfig)
+	for _, n := range names {
+		if !strings.Contains(string(data), "name: edgectl-"+n) {
+			t.Errorf("context of %s lost", n)
+		}
+	}
+}

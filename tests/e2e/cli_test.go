@@ -70,6 +70,17 @@ func TestCLIErrorsAndInterrupt(t *testing.T) {
 		}
 	})
 
+	t.Run("deleting a missing cluster is a note, or exit 4 with --strict", func(t *testing.T) {
+		out, err := exec.Command(bin, "cluster", "delete", "e2e-nosuch", "--kubeconfig", kubeconfig).CombinedOutput()
+		if exitCode(err) != 0 || !strings.Contains(string(out), "not found") {
+			t.Errorf("exit %d: %s", exitCode(err), out)
+		}
+		out, err = exec.Command(bin, "cluster", "delete", "e2e-nosuch", "--strict", "--kubeconfig", kubeconfig).CombinedOutput()
+		if exitCode(err) != 4 {
+			t.Errorf("--strict: exit %d: %s", exitCode(err), out)
+		}
+	})
+
 	t.Run("a config file lists every problem, unknown fields too, and exits 2", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "bad.yaml")
 		bad := "apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: e2e-badfile\nservers: 2\nagents: -1\ncolour: blue\n"

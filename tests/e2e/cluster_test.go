@@ -36,7 +36,8 @@ func TestSingleServer(t *testing.T) {
 
 	// The offline bundle was imported, so no system image was pulled.
 	images := e.nodeExec(t, server, "ctr", "-n", "k8s.io", "images", "ls", "-q")
-	for _, img := range []string{nodeimage.PauseImage, nodeimage.CoreDNSImage} {
+	// Also under their upstream names, for manifests that name those.
+	for _, img := range []string{nodeimage.PauseImage, nodeimage.CoreDNSImage, nodeimage.UpstreamPauseImage, nodeimage.UpstreamCoreDNSImage} {
 		if !strings.Contains(images, img) {
 			t.Errorf("image %s not in containerd:\n%s", img, images)
 		}
@@ -53,6 +54,18 @@ func TestSingleServer(t *testing.T) {
 	if n := nodes.Items[0]; n.Labels["edgectl.io/site"] != "store-17" || len(n.Spec.Taints) != 1 ||
 		n.Spec.Taints[0].Key != "edge" || n.Spec.Taints[0].Effect != corev1.TaintEffectPreferNoSchedule {
 		t.Errorf("node labels %v, taints %v: want edgectl.io/site=store-17 and edge=true:PreferNoSchedule", n.Labels, n.Spec.Taints)
+	}
+	// A kind or k3s user sees the server's role and a real runtime version.
+	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, server, metav1.GetOptions{})
+		_, ok := n.Labels["node-role.kubernetes.io/control-plane"]
+		return err == nil && ok, nil
+	})
+	if err != nil {
+		t.Errorf("the server Node has no node-role.kubernetes.io/control-plane label")
+	}
+	if v := nodes.Items[0].Status.NodeInfo.ContainerRuntimeVersion; v != "containerd://"+strings.TrimPrefix(nodeimage.ContainerdVersion, "v") {
+		t.Errorf("runtime version %q", v)
 	}
 	nodeIP := nodes.Items[0].Status.Addresses[0].Address
 	body := httpGet(ctx, t, fmt.Sprintf("http://%s:30081/", nodeIP))

@@ -49,10 +49,13 @@ func builds(edgeletVersion string) []goBuild {
 		// containerd and ctr are one binary (ctr is a link to it). btrfs
 		// support needs C headers the build host may lack, and nodes use
 		// overlayfs; devmapper, zfs and OpenTelemetry export are unused.
-		{ModuleDir: "images/nodetools", Tags: containerdTags, Out: "node/", Packages: []string{
-			"./cmd/containerd",
-			"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
-		}},
+		// Its version is stamped as a release build stamps it, or the node
+		// reports a runtime of containerd://2.2.1+unknown.
+		{ModuleDir: "images/nodetools", Tags: containerdTags, Out: "node/",
+			LDFlags: []string{"-X", "github.com/containerd/containerd/v2/version.Version=" + ContainerdVersion}, Packages: []string{
+				"./cmd/containerd",
+				"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+			}},
 		// runc's nsenter is C, so runc needs cgo; without the seccomp tag every
 		// pod sandbox fails ("seccomp: config provided but seccomp not
 		// supported"), since containerd 2 confines sandboxes by default. It

@@ -133,8 +133,8 @@ func (b *builder) overlay(binDir string) (string, error) {
 		return "", err
 	}
 	sys := []sysimage.Spec{
-		{Ref: PauseImage, Files: map[string]string{"/pause": filepath.Join(binDir, "sys", "pause")}, Entrypoint: []string{"/pause"}},
-		{Ref: CoreDNSImage, Files: map[string]string{"/coredns": filepath.Join(binDir, "sys", "coredns")}, Entrypoint: []string{"/coredns"}},
+		{Ref: PauseImage, Aliases: []string{UpstreamPauseImage}, Files: map[string]string{"/pause": filepath.Join(binDir, "sys", "pause")}, Entrypoint: []string{"/pause"}},
+		{Ref: CoreDNSImage, Aliases: []string{UpstreamCoreDNSImage}, Files: map[string]string{"/coredns": filepath.Join(binDir, "sys", "coredns")}, Entrypoint: []string{"/coredns"}},
 		{Ref: EchoImage, Files: map[string]string{"/echo": filepath.Join(binDir, "sys", "echo")}, Entrypoint: []string{"/echo"}, User: "65534"},
 	}
 	var entries []archive.Entry

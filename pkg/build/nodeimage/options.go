@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
 // ModulePath is the Go module of edgectl's source tree.
@@ -17,11 +19,18 @@ const DefaultTag = "edgectl/node:dev"
 // Versions of what goes into the node. Kubernetes comes from go.mod.
 const (
 	KubernetesVersion = "v1.35.4"
+	// ContainerdVersion is the containerd of images/nodetools/go.mod
+	// (TestContainerdVersionMatchesGoMod keeps them equal).
+	ContainerdVersion = "v2.2.1"
 	DebianSuite       = "bookworm"
 	DefaultMirror     = "http://deb.debian.org/debian"
-	PauseImage        = "ghcr.io/edgectl/pause:3.10"
+	PauseImage        = nodev1.DefaultPauseImage
 	CoreDNSImage      = "ghcr.io/edgectl/coredns:1.14.7"
 	EchoImage         = "ghcr.io/edgectl/echo:dev"
+	// The upstream names of the same images: manifests (and the upstream
+	// e2e tests) that name them start offline too.
+	UpstreamPauseImage   = "registry.k8s.io/pause:3.10.1"
+	UpstreamCoreDNSImage = "registry.k8s.io/coredns/coredns:v1.14.7"
 )
 
 // Options of a node image build.

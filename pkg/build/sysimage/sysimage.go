@@ -22,6 +22,7 @@ import (
 // Spec describes a single-layer image.
 type Spec struct {
 	Ref        string            // e.g. ghcr.io/edgectl/pause:3.10
+	Aliases    []string          // more names of the same image, e.g. the upstream one
 	Arch       string            // amd64, arm64
 	Files      map[string]string // path in the image -> file on the host
 	Entrypoint []string
@@ -66,12 +67,16 @@ func WriteTarball(dst string, s Spec) error {
 	if err != nil {
 		return fmt.Errorf("build image %s: %w", s.Ref, err)
 	}
-	ref, err := name.ParseReference(s.Ref)
-	if err != nil {
-		return fmt.Errorf("image reference %q: %w", s.Ref, err)
+	refs := map[name.Reference]v1.Image{}
+	for _, r := range append([]string{s.Ref}, s.Aliases...) {
+		ref, err := name.ParseReference(r)
+		if err != nil {
+			return fmt.Errorf("image reference %q: %w", r, err)
+		}
+		refs[ref] = img
 	}
 	tmp := dst + ".tmp"
-	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
+	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
 		return fmt.Errorf("write image %s: %w", s.Ref, err)
 	}
 	return os.Rename(tmp, dst)

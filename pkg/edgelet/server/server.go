@@ -129,6 +129,7 @@ func Run(ctx context.Context, cfg *config.Server) error {
 				errc <- fmt.Errorf("agent: %w", err)
 			}
 		}()
+		go labelControlPlane(ctx, adminClient, cfg.NodeName, time.Second)
 	}
 	select {
 	case <-ctx.Done():

@@ -14,7 +14,7 @@ import (
 
 // NewCommand returns `edgectl cluster delete`.
 func NewCommand(deps cmdutil.Deps) *cobra.Command {
-	var all bool
+	var all, strict bool
 	var kubeconfig string
 	cmd := &cobra.Command{
 		Use:     "delete NAME... | --all",
@@ -35,7 +35,15 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 			}
 			var errs []error
 			for _, name := range args {
-				if err := p.Delete(cmd.Context(), name, kubeconfig); err != nil {
+				err := p.Delete(cmd.Context(), name, kubeconfig)
+				var e *edgeerrors.Error
+				if err != nil && !strict && errors.As(err, &e) && e.Kind == edgeerrors.KindNotFound {
+					// As kind does: a CI cleanup step must not fail on a
+					// cluster that is already gone.
+					fmt.Fprintf(deps.Streams.ErrOut, "Cluster %q not found; nothing to delete\n", name)
+					continue
+				}
+				if err != nil {
 					errs = append(errs, fmt.Errorf("delete cluster %q: %w", name, err))
 					continue
 				}
@@ -45,6 +53,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "A", false, "delete every edgectl cluster")
+	cmd.Flags().BoolVar(&strict, "strict", false, "exit 4 when a named cluster does not exist (default: a note, exit 0, as kind does)")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file to clean (default: first of $KUBECONFIG, or ~/.kube/config)")
 	return cmd
 }
