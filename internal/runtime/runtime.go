@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 )
 
 // Labels that hold all cluster state.
@@ -44,6 +45,12 @@ func (e *SubnetTakenError) Error() string {
 	}
 	return "subnet " + e.Subnet + " overlaps another network"
 }
+
+// PortTakenError is a container start that could not publish a host port
+// because something bound it since it was found free.
+type PortTakenError struct{ Port int }
+
+func (e *PortTakenError) Error() string { return "host port " + strconv.Itoa(e.Port) + " is taken" }
 
 // PortMapping publishes a container port on the host.
 type PortMapping struct {

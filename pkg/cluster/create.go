@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +46,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 	}
 	status := cli.NewStatus(p.logger.Writer())
 	status.Start("Checking the engine, name, image and ports")
+	autoPort := cfg.Network.APIPort == 0
 	err := p.preflight(ctx, cfg)
 	status.End(err == nil)
 	if err != nil {
@@ -65,13 +68,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 			do:   func(ctx context.Context) error { return p.createNetwork(ctx, cfg) },
 			undo: func(ctx context.Context) error { return p.rt.DeleteNetwork(ctx, networkName(cfg.Name)) }},
 		{title: "Starting the load balancer",
-			do: func(ctx context.Context) error {
-				lb, err := planLB(cfg)
-				if err != nil {
-					return err
-				}
-				return p.rt.CreateNode(ctx, lb)
-			},
+			do:   func(ctx context.Context) error { return p.startLB(ctx, cfg, autoPort) },
 			undo: func(ctx context.Context) error { return p.rt.Remove(ctx, lbName(cfg.Name)) }},
 		j.nodeStep("Starting the first server", RoleServer, []int{0}, "", false),
 	}
@@ -165,11 +162,20 @@ func checkNodes(cfg *v1alpha1.Cluster) error {
 const networkAttempts = 20
 
 // createNetwork creates the cluster's network. A subnet the config names is
-// used as it is; otherwise a free one is picked, and picked again when a
-// create running at the same time takes it first (the engine refuses the
-// overlap, and the other network is then known).
+// used as it is; otherwise a free one is picked under a host-wide lock, so
+// that creates started together on this host take turns, and a subnet the
+// engine refuses as taken (by an engine client elsewhere, or a network the
+// engine has reserved but not listed yet) is skipped on the next pick.
 func (p *Provider) createNetwork(ctx context.Context, cfg *v1alpha1.Cluster) error {
 	fixed := cfg.Network.Subnet != ""
+	if !fixed {
+		unlock, err := lockFile(filepath.Join(os.TempDir(), "edgectl-network.lock"))
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	var refused []string
 	for attempt := 1; ; attempt++ {
 		if !fixed {
 			used, err := p.rt.NetworkSubnets(ctx)
@@ -178,7 +184,7 @@ func (p *Provider) createNetwork(ctx context.Context, cfg *v1alpha1.Cluster) err
 			}
 			// The host's own networks count too: another engine's
 			// bridges (Docker and Podman side by side), VPNs, the LAN.
-			used = append(used, hostSubnets()...)
+			used = append(append(used, hostSubnets()...), refused...)
 			if cfg.Network.Subnet, err = pickSubnet(used); err != nil {
 				return err
 			}
@@ -195,7 +201,32 @@ func (p *Provider) createNetwork(ctx context.Context, cfg *v1alpha1.Cluster) err
 			}
 			return err
 		}
-		p.logger.Vf(1, "subnet %s was taken meanwhile; picking another", cfg.Network.Subnet)
+		p.logger.Vf(1, "subnet %s is taken; picking another", cfg.Network.Subnet)
+		refused = append(refused, cfg.Network.Subnet)
+	}
+}
+
+// startLB starts the load balancer. A free API port picked by preflight
+// can be taken by a create running at the same time before the engine binds
+// it; then another is picked.
+func (p *Provider) startLB(ctx context.Context, cfg *v1alpha1.Cluster, autoPort bool) error {
+	for attempt := 1; ; attempt++ {
+		lb, err := planLB(cfg)
+		if err != nil {
+			return err
+		}
+		err = p.rt.CreateNode(ctx, lb)
+		var taken *runtime.PortTakenError
+		if !autoPort || !errors.As(err, &taken) || attempt == networkAttempts {
+			return err
+		}
+		p.logger.Vf(1, "API port %d was taken meanwhile; picking another", cfg.Network.APIPort)
+		if err := p.rt.Remove(ctx, lb.Name); err != nil {
+			return err
+		}
+		if cfg.Network.APIPort, err = freePort(cfg.Network.APIHostIP); err != nil {
+			return fmt.Errorf("find a free API port: %w", err)
+		}
 	}
 }
 

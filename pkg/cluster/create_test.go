@@ -224,3 +224,27 @@ func TestCreatePicksAnotherSubnetWhenOneIsTaken(t *testing.T) {
 		t.Errorf("the fake engine must refuse an overlap: %v", err)
 	}
 }
+
+// A free API port that something binds before the load balancer does is
+// replaced by another; a port the config names is not.
+func TestCreatePicksAnotherAPIPortWhenOneIsTaken(t *testing.T) {
+	p, rt, kubeconfig := newTest(t)
+	refused := 0
+	rt.Fail = func(op, name string) error {
+		if op == "create" && name == "edgectl-port-lb" && refused == 0 {
+			refused++
+			return fmt.Errorf("start container: %w", &runtime.PortTakenError{Port: 1})
+		}
+		return nil
+	}
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "port"})
+	if refused != 1 || !contains(rt.Calls(), "remove edgectl-port-lb") {
+		t.Errorf("no retry: %v", rt.Calls())
+	}
+	rt.TakenPorts = map[int]bool{45678: true}
+	err := p.Create(context.Background(), CreateOptions{Config: &v1alpha1.Cluster{Name: "fixed", Network: v1alpha1.Network{APIPort: 45678}}, Kubeconfig: kubeconfig})
+	var taken *runtime.PortTakenError
+	if !errors.As(err, &taken) || taken.Port != 45678 {
+		t.Errorf("a named port that is taken: %v", err)
+	}
+}

@@ -176,6 +176,9 @@ func (p *Provider) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
 		if s.Privileged && privilegeRefused(err) {
 			return fmt.Errorf("start container %s: %w: %v", s.Name, runtime.ErrPrivilegeRefused, err)
 		}
+		if port, ok := portTaken(err, s.Ports); ok {
+			return fmt.Errorf("start container %s: %w (%v)", s.Name, &runtime.PortTakenError{Port: port}, err)
+		}
 		return fmt.Errorf("start container %s: %w", s.Name, err)
 	}
 	return nil
@@ -186,6 +189,22 @@ func (p *Provider) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
 func privilegeRefused(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "apply caps") || strings.Contains(msg, "operation not permitted")
+}
+
+// portTaken tells a host port bound by someone else from other start
+// failures ("Bind for 127.0.0.1:41000 failed: port is already allocated",
+// or "address already in use"), and which of the ports it was.
+func portTaken(err error, ports []runtime.PortMapping) (int, bool) {
+	msg := err.Error()
+	if !strings.Contains(msg, "port is already allocated") && !strings.Contains(msg, "address already in use") {
+		return 0, false
+	}
+	for _, pm := range ports {
+		if strings.Contains(msg, ":"+strconv.Itoa(pm.HostPort)) {
+			return pm.HostPort, true
+		}
+	}
+	return 0, true
 }
 
 // WriteFiles writes files into a container through the archive endpoint.

@@ -41,6 +41,11 @@ func (r *Runtime) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
 	}
 	r.containers[s.Name] = c
 	r.mu.Unlock()
+	for _, pm := range s.Ports {
+		if r.TakenPorts[pm.HostPort] {
+			return fmt.Errorf("start container %s: %w", s.Name, &runtime.PortTakenError{Port: pm.HostPort})
+		}
+	}
 	if s.Node && s.Privileged && r.RefusePrivileged {
 		return fmt.Errorf("start container %s: %w: unable to apply caps: operation not permitted", s.Name, runtime.ErrPrivilegeRefused)
 	}

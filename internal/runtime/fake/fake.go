@@ -37,6 +37,9 @@ type Runtime struct {
 	// RefusePrivileged makes CreateNode of a privileged node fail as an
 	// engine without CAP_SYS_RESOURCE does.
 	RefusePrivileged bool
+	// TakenPorts fail a start that publishes them, as a port bound by
+	// another program since it was found free.
+	TakenPorts map[int]bool
 	// OnStart runs (under no lock) when a container starts.
 	OnStart func(r *Runtime, name string)
 	// OnExec answers commands; nil: `cat FILE` prints a file of the
