@@ -79,7 +79,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(), newMemberCommand(), newNetCommand(),
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(), newMemberCommand(), newNetCommand(), newSecretsCommand(),
 		&cobra.Command{Use: "kubectl", Short: "Run kubectl against this server", DisableFlagParsing: true})
 	return root
 }

@@ -32,6 +32,11 @@ func StartKine(ctx context.Context, serverDir, dsn string) ([]string, error) {
 			return nil, err
 		}
 		dsn = DefaultSQLiteDSN(dbDir)
+		// SQLite gives its -wal and -shm files the database file's mode:
+		// made here 0600, none of them is readable by other users.
+		if err := privateFile(filepath.Join(dbDir, "state.db")); err != nil {
+			return nil, err
+		}
 	}
 	sock := filepath.Join(serverDir, "kine.sock")
 	if err := listen(ctx, sock, dsn); err != nil {
@@ -52,4 +57,14 @@ func redact(dsn string) string {
 	}
 	user, _, _ := strings.Cut(userinfo, ":")
 	return scheme + "://" + user + ":***@" + host
+}
+
+// privateFile creates path if missing and makes it readable by its owner only.
+func privateFile(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Chmod(path, 0o600)
 }

@@ -44,6 +44,7 @@ func apiServerArgs(cfg *config.Server, c *certs, etcdServers string, etcdTLS []s
 		"enable-bootstrap-token-auth":        "true",
 		"anonymous-auth":                     "true",
 		"client-ca-file":                     c.CA.CertFile,
+		"encryption-provider-config":         c.EncryptionConfig,
 		"tls-cert-file":                      c.ServingCert,
 		"tls-private-key-file":               c.ServingKey,
 		"kubelet-client-certificate":         c.KubeletClientCert,

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/edgectl/edgectl/pkg/edgelet/agent"
+	"github.com/edgectl/edgectl/pkg/edgelet/secrets"
 	"github.com/edgectl/edgectl/pkg/edgelet/token"
 )
 
@@ -30,7 +31,7 @@ const bundleSecret = "edgelet-server-bootstrap"
 
 // bundleFiles are the shared files, relative to the TLS directory.
 var bundleFiles = []string{"ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key",
-	"service-account.key", "service-account.pub", "etcd-ca.crt", "etcd-ca.key"}
+	"service-account.key", "service-account.pub", "etcd-ca.crt", "etcd-ca.key", secrets.ConfigFile}
 
 // bundleAEAD is AES-256-GCM keyed by a hash of the servers' secret.
 func bundleAEAD(secret string) (cipher.AEAD, error) {

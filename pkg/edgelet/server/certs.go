@@ -13,6 +13,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/etcd"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
+	"github.com/edgectl/edgectl/pkg/edgelet/secrets"
 )
 
 // certs holds the paths of everything the control plane is started with.
@@ -28,6 +29,8 @@ type certs struct {
 	LocalURL string
 	// Etcd holds the embedded etcd member's files (HA servers only).
 	Etcd etcd.Certs
+	// EncryptionConfig encrypts Secrets at rest (secrets.ConfigFile).
+	EncryptionConfig string
 }
 
 // ensureCerts creates (once) or loads the PKI and writes component kubeconfigs.
@@ -43,6 +46,12 @@ func ensureCerts(cfg *config.Server) (*certs, error) {
 	}
 	if c.FrontProxyCA, err = pki.EnsureCA(dir, "front-proxy-ca", "edgelet-front-proxy-ca"); err != nil {
 		return nil, err
+	}
+	// Secrets are encrypted at rest from the first start: a Secret's value
+	// never reaches the datastore's files in the clear.
+	c.EncryptionConfig = filepath.Join(dir, secrets.ConfigFile)
+	if err := secrets.Ensure(c.EncryptionConfig); err != nil {
+		return nil, fmt.Errorf("encryption config: %w", err)
 	}
 	c.ServiceAccountKey = filepath.Join(dir, "service-account.key")
 	if c.ServiceAccountPub, err = pki.EnsureKeyPair(c.ServiceAccountKey); err != nil {
