@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/runtime"
@@ -76,6 +78,16 @@ func (e *env) create(t *testing.T, cfg *v1alpha1.Cluster) {
 		t.Fatalf("create %s: %v", cfg.Name, err)
 	}
 	t.Logf("cluster %s usable after %s", cfg.Name, time.Since(start).Round(100*time.Millisecond))
+}
+
+// oneServer creates a cluster of one server and returns its client, the
+// server's container name, and a context that ends after d (or the test).
+func (e *env) oneServer(t *testing.T, name string, d time.Duration) (kubernetes.Interface, string, context.Context) {
+	t.Helper()
+	e.create(t, &v1alpha1.Cluster{Name: name})
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return e.client(t, name), nodeName(name, "server", 0), ctx
 }
 
 func (e *env) artifactDir(t *testing.T, cluster string) string {

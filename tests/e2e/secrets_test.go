@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
 // TestSecretsEncryptedAtRest: a Secret's value is in no file under the
@@ -22,11 +20,7 @@ import (
 func TestSecretsEncryptedAtRest(t *testing.T) {
 	e := setup(t)
 	const name = "e2e-secrets"
-	e.create(t, &v1alpha1.Cluster{Name: name})
-	client := e.client(t, name)
-	server := nodeName(name, "server", 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	client, server, ctx := e.oneServer(t, name, 10*time.Minute)
 
 	value := fmt.Sprintf("edgectl-plaintext-%d", time.Now().UnixNano())
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "at-rest", Namespace: "default"}, StringData: map[string]string{"password": value}}

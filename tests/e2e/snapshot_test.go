@@ -10,8 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-
-	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
 // TestSnapshotRestore: a snapshot taken, objects deleted, the snapshot
@@ -19,11 +17,7 @@ import (
 func TestSnapshotRestore(t *testing.T) {
 	e := setup(t)
 	const name = "e2e-snap"
-	e.create(t, &v1alpha1.Cluster{Name: name})
-	client := e.client(t, name)
-	server := nodeName(name, "server", 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	client, server, ctx := e.oneServer(t, name, 10*time.Minute)
 
 	for i := 0; i < 3; i++ {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("keep-%d", i), Namespace: "default"},
