@@ -85,6 +85,8 @@ func TestSingleServer(t *testing.T) {
 	if out := e.nodeExec(t, server, "kubectl", "exec", pod, "--", "/echo", "get", "http://echo.default.svc.cluster.local/"); !strings.HasPrefix(out, "hello from echo-") {
 		t.Errorf("kubectl exec + cluster DNS + ClusterIP: %q", out)
 	}
+	checkNoLeak(ctx, t, e, client, server, pod)
+
 	// kubectl port-forward, then a plain HTTP request to the forwarded port.
 	script := `kubectl port-forward pod/` + pod + ` 18080:8080 >/dev/null 2>&1 & pf=$!
 for i in $(seq 100); do

@@ -73,3 +73,25 @@ func TestSmallHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestLeakRulesRejectOnlyOnTheExternalInterface(t *testing.T) {
+	rules := leakRules("eth0", "10.43.0.0/16", "10.42.0.0/16")
+	if len(rules) != 4 {
+		t.Fatalf("%d rules", len(rules))
+	}
+	for _, r := range rules {
+		s := strings.Join(r, " ")
+		if !strings.Contains(s, "-o eth0") || !strings.Contains(s, "-j REJECT") {
+			t.Errorf("rule %q", s)
+		}
+	}
+	if !strings.Contains(strings.Join(rules[0], " "), "-d 10.43.0.0/16 -o eth0") || !strings.Contains(strings.Join(rules[0], " "), "tcp-reset") {
+		t.Errorf("first rule %v", rules[0])
+	}
+	if _, err := interfaceOf("192.0.2.77"); err == nil {
+		t.Error("found an interface for an address no interface has")
+	}
+	if name, err := interfaceOf("127.0.0.1"); err != nil || name != "lo" {
+		t.Errorf("interfaceOf(127.0.0.1) = %q %v", name, err)
+	}
+}

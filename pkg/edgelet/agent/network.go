@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,6 +64,9 @@ func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 	if err := ensureMasquerade(ctx, a.cfg.ClusterCIDR); err != nil {
 		return err
 	}
+	if err := ensureNoLeak(ctx, a.cfg.NodeIP, a.cfg.ServiceCIDR, a.cfg.ClusterCIDR); err != nil {
+		return err
+	}
 	// flannel's lease is the node's podCIDR, which kube-controller-manager
 	// assigns shortly after the node registers; flannel fails without it.
 	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
@@ -99,14 +103,79 @@ func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 // ensureMasquerade rewrites the source of pod traffic that leaves the pod
 // network, so that replies from outside find their way back to the node.
 func ensureMasquerade(ctx context.Context, clusterCIDR string) error {
-	rule := []string{"-s", clusterCIDR, "!", "-d", clusterCIDR, "-m", "comment", "--comment", "edgelet pod egress", "-j", "MASQUERADE"}
-	check := append([]string{"-t", "nat", "-C", "POSTROUTING"}, rule...)
+	return ensureRule(ctx, "nat", "POSTROUTING", false,
+		"-s", clusterCIDR, "!", "-d", clusterCIDR, "-m", "comment", "--comment", "edgelet pod egress", "-j", "MASQUERADE")
+}
+
+// leakRules keep the cluster's own ranges on the node. A connection to a
+// ClusterIP:port that no Service serves is not DNATed by kube-proxy, and one
+// to a pod IP of no node has no flannel route: both would follow the
+// default route off the node, off the machine, to whatever answers there
+// (the upstream conformance suite found one). Such packets leave through
+// the node's external interface, which real cluster traffic to those ranges
+// never does (it goes to cni0 or flannel.1), so they are rejected there, a
+// TCP connection with a reset: it fails at once instead of reaching a
+// stranger.
+func leakRules(iface string, cidrs ...string) [][]string {
+	var rules [][]string
+	for _, cidr := range cidrs {
+		match := []string{"-d", cidr, "-o", iface, "-m", "comment", "--comment", "edgelet: cluster range stays on the node"}
+		rules = append(rules,
+			append(append([]string{}, match...), "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"),
+			append(append([]string{}, match...), "-j", "REJECT", "--reject-with", "icmp-net-unreachable"))
+	}
+	return rules
+}
+
+// ensureNoLeak installs leakRules for forwarded (pod) and local traffic.
+func ensureNoLeak(ctx context.Context, nodeIP string, cidrs ...string) error {
+	iface, err := interfaceOf(nodeIP)
+	if err != nil {
+		return err
+	}
+	for _, chain := range []string{"FORWARD", "OUTPUT"} {
+		rules := leakRules(iface, cidrs...)
+		// Inserted in reverse, so that they end up first and in order.
+		for i := len(rules) - 1; i >= 0; i-- {
+			if err := ensureRule(ctx, "filter", chain, true, rules[i]...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// interfaceOf names the interface that holds ip.
+func interfaceOf(ip string) (string, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	for _, ifc := range ifaces {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.String() == ip {
+				return ifc.Name, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no interface holds the node IP %s", ip)
+}
+
+// ensureRule adds an iptables rule unless it is there: appended, or
+// inserted first.
+func ensureRule(ctx context.Context, table, chain string, insert bool, rule ...string) error {
+	check := append([]string{"-t", table, "-C", chain}, rule...)
 	if exec.CommandContext(ctx, "iptables", check...).Run() == nil {
 		return nil
 	}
-	add := append([]string{"-t", "nat", "-A", "POSTROUTING"}, rule...)
+	op := "-A"
+	if insert {
+		op = "-I"
+	}
+	add := append([]string{"-t", table, op, chain}, rule...)
 	if out, err := exec.CommandContext(ctx, "iptables", add...).CombinedOutput(); err != nil {
-		return fmt.Errorf("add masquerade rule: %v: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("iptables %s: %v: %s", strings.Join(add, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
