@@ -46,7 +46,9 @@ func TestParallelCreates(t *testing.T) {
 			_, _ = run("cluster", "delete", n)
 		}
 	})
+	start := time.Now()
 	parallel("create", "--image", e.image, "--wait", "5m")
+	t.Logf("%d creates at once: all usable after %s", len(names), time.Since(start).Round(100*time.Millisecond))
 	subnets := map[string]string{}
 	for _, n := range names {
 		nodes := mustNodes(t, e, n)
@@ -63,7 +65,9 @@ func TestParallelCreates(t *testing.T) {
 			t.Errorf("%s: API not usable through its own context: %v", n, err)
 		}
 	}
+	start = time.Now()
 	parallel("delete")
+	t.Logf("%d deletes at once: %s", len(names), time.Since(start).Round(100*time.Millisecond))
 	for _, n := range names {
 		if objs := e.engineObjects(t, n); len(objs) > 0 {
 			t.Errorf("delete of %s left %v", n, objs)
