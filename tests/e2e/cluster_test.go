@@ -130,7 +130,7 @@ func TestInvalidConfigCreatesNothing(t *testing.T) {
 	}
 }
 
-func (e *env) client(t *testing.T, name string) kubernetes.Interface {
+func (e *env) client(t testing.TB, name string) kubernetes.Interface {
 	t.Helper()
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: e.kubeconfig},

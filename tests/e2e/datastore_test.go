@@ -63,7 +63,7 @@ func TestExternalDatastore(t *testing.T) {
 // startPostgres runs a throwaway PostgreSQL server from the host's
 // packages (`make deps` installs them) on port, reachable from the cluster
 // subnet, and returns a function that runs a query and returns its output.
-func startPostgres(t *testing.T, port int, subnet string) func(db, query string) string {
+func startPostgres(t testing.TB, port int, subnet string) func(db, query string) string {
 	t.Helper()
 	bin := postgresBin(t)
 	dir := t.TempDir()
@@ -144,7 +144,7 @@ func startPostgres(t *testing.T, port int, subnet string) func(db, query string)
 }
 
 // postgresBin finds the directory of the PostgreSQL server programs.
-func postgresBin(t *testing.T) string {
+func postgresBin(t testing.TB) string {
 	t.Helper()
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	for i := len(dirs) - 1; i >= 0; i-- {

@@ -30,7 +30,7 @@ type env struct {
 	image      string
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("e2e: needs a container engine and the node image (run `make test-e2e`)")
@@ -56,7 +56,7 @@ func setup(t *testing.T) *env {
 
 // create makes a cluster and registers its deletion (and a log export if the
 // test failed) for the end of the test.
-func (e *env) create(t *testing.T, cfg *v1alpha1.Cluster) {
+func (e *env) create(t testing.TB, cfg *v1alpha1.Cluster) {
 	t.Helper()
 	cfg.Image = e.image
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -90,7 +90,7 @@ func (e *env) oneServer(t *testing.T, name string, d time.Duration) (kubernetes.
 	return e.client(t, name), nodeName(name, "server", 0), ctx
 }
 
-func (e *env) artifactDir(t *testing.T, cluster string) string {
+func (e *env) artifactDir(t testing.TB, cluster string) string {
 	base := os.Getenv("E2E_ARTIFACTS")
 	if base == "" {
 		base = filepath.Join(os.TempDir(), "edgectl-e2e-artifacts")
@@ -98,7 +98,7 @@ func (e *env) artifactDir(t *testing.T, cluster string) string {
 	return filepath.Join(base, t.Name(), cluster)
 }
 
-func (e *env) exportLogs(t *testing.T, cluster string) {
+func (e *env) exportLogs(t testing.TB, cluster string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir, err := e.p.ExportLogs(ctx, cluster, e.artifactDir(t, cluster))
@@ -140,7 +140,7 @@ func (e *env) engineObjects(t *testing.T, name string) []string {
 }
 
 // nodeExec runs a command in a node container and fails the test on error.
-func (e *env) nodeExec(t *testing.T, node string, cmd ...string) string {
+func (e *env) nodeExec(t testing.TB, node string, cmd ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -156,7 +156,7 @@ func nodeName(cluster, role string, i int) string {
 }
 
 // freeHostPort returns a TCP port free on 127.0.0.1 now.
-func freeHostPort(t *testing.T) int {
+func freeHostPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
