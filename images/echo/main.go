@@ -1,6 +1,7 @@
 // Command echo is the test workload of edgectl's e2e suite and demo: an HTTP
-// server that answers with the pod's name, and a tiny client (`echo get URL`)
-// so tests can make requests from inside a pod without a shell image.
+// server that answers with the pod's name, a tiny client (`echo get URL`) so
+// tests can make requests from inside a pod without a shell image, and
+// `echo write FILE TEXT` / `echo cat FILE` for volumes.
 package main
 
 import (
@@ -23,6 +24,23 @@ func main() {
 	}
 	if len(os.Args) > 2 && os.Args[1] == "api" {
 		os.Exit(api(os.Args[2]))
+	}
+	// write FILE TEXT and cat FILE let tests use a volume without a shell.
+	if len(os.Args) > 3 && os.Args[1] == "write" {
+		if err := os.WriteFile(os.Args[2], []byte(os.Args[3]), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if len(os.Args) > 2 && os.Args[1] == "cat" {
+		data, err := os.ReadFile(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(data)
+		os.Exit(0)
 	}
 	addr := ":8080"
 	if v := os.Getenv("PORT"); v != "" {

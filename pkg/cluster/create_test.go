@@ -248,3 +248,18 @@ func TestCreatePicksAnotherAPIPortWhenOneIsTaken(t *testing.T) {
 		t.Errorf("a named port that is taken: %v", err)
 	}
 }
+
+func TestDisabledAddOnsReachTheServers(t *testing.T) {
+	p, rt, kubeconfig := newTest(t)
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "d", Agents: 1, Disable: []string{"local-path"}})
+	if nc := nodeConfigOf(t, rt, "edgectl-d-server-0"); !reflect.DeepEqual(nc.Disable, []string{"local-path"}) {
+		t.Errorf("server disable: %v", nc.Disable)
+	}
+	if nc := nodeConfigOf(t, rt, "edgectl-d-agent-0"); len(nc.Disable) != 0 {
+		t.Errorf("an agent got disable: %v", nc.Disable)
+	}
+	err := p.Create(context.Background(), CreateOptions{Config: &v1alpha1.Cluster{Name: "e", Disable: []string{"traefik"}}, Kubeconfig: kubeconfig})
+	if edgeerrors.ExitCode(err) != int(edgeerrors.KindInvalidConfig) || !strings.Contains(err.Error(), "local-path") {
+		t.Errorf("an unknown add-on: %v", err)
+	}
+}

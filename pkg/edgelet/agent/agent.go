@@ -9,12 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/edgectl/edgectl/pkg/edgelet/component"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
+	"github.com/edgectl/edgectl/pkg/edgelet/storage"
 )
 
 // Credentials are what the node's components authenticate with.
@@ -107,6 +109,7 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 			a.fatal(err)
 		}
 	}()
+	go a.cleanVolumes(ctx, creds.KubeletKubeconfig)
 	select {
 	case <-ctx.Done():
 		return nil
@@ -116,6 +119,22 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 		}
 		return err
 	}
+}
+
+// cleanVolumes makes the directories of this node's local-path volumes and
+// removes those of deleted ones.
+func (a *agent) cleanVolumes(ctx context.Context, kubeconfigPath string) {
+	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+	if err == nil {
+		var client kubernetes.Interface
+		if client, err = kubernetes.NewForConfig(restCfg); err == nil {
+			storage.Run(ctx, 2*time.Second, "volume sync", func(ctx context.Context) error {
+				return storage.Sync(ctx, client, a.cfg.StorageDir(), a.cfg.NodeName, time.Minute)
+			})
+			return
+		}
+	}
+	klog.ErrorS(err, "No local-path volume cleanup on this node")
 }
 
 // usableKubeconfig reports whether path is a kubeconfig whose client

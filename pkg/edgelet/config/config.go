@@ -147,3 +147,6 @@ func (a *Agent) ServerDir() string { return filepath.Join(a.DataDir, "server") }
 func (a *Agent) AgentDir() string  { return filepath.Join(a.DataDir, "agent") }
 func (a *Agent) TLSDir() string    { return filepath.Join(a.DataDir, "server", "tls") }
 func (a *Agent) ImagesDir() string { return filepath.Join(a.DataDir, "agent", "images") }
+
+// StorageDir holds the node's local-path volumes.
+func (a *Agent) StorageDir() string { return filepath.Join(a.DataDir, "storage") }

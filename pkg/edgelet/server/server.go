@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/datastore"
 	"github.com/edgectl/edgectl/pkg/edgelet/etcd"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
+	"github.com/edgectl/edgectl/pkg/edgelet/storage"
 )
 
 // DefaultCoreDNSImage is the CoreDNS image of the offline bundle.
@@ -121,6 +123,11 @@ func Run(ctx context.Context, cfg *config.Server) error {
 		return err
 	}
 	go mgr.Run(ctx)
+	if !slices.Contains(cfg.Disable, "local-path") {
+		go storage.Run(ctx, 2*time.Second, "provisioner", func(ctx context.Context) error {
+			return storage.Provision(ctx, adminClient, cfg.StorageDir())
+		})
+	}
 
 	if !cfg.DisableAgent {
 		creds := agent.Credentials{CAFile: c.CA.CertFile, KubeletKubeconfig: c.Kubelet, KubeProxyKubeconfig: c.KubeProxy}

@@ -38,7 +38,12 @@ type Cluster struct {
 	// server or agent, e.g. "kube-apiserver-arg=v=2".
 	ServerArgs []string `json:"serverArgs,omitempty"`
 	AgentArgs  []string `json:"agentArgs,omitempty"`
+	// Disable names packaged add-ons not to deploy (AddOns lists them).
+	Disable []string `json:"disable,omitempty"`
 }
+
+// AddOns are the packaged add-ons every cluster gets unless disabled.
+var AddOns = []string{"coredns", "local-path"}
 
 // Network settings.
 type Network struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,6 +113,11 @@ func (c *Cluster) Validate() error {
 	checkArgs := func(field string, args []string) {
 		if err := (&nodev1.NodeConfig{}).ApplyArgs(args); err != nil {
 			add("%s: %v", field, err)
+		}
+	}
+	for _, d := range c.Disable {
+		if !slices.Contains(AddOns, d) {
+			add("disable %q: not an add-on; the add-ons are %s", d, strings.Join(AddOns, ", "))
 		}
 	}
 	checkArgs("serverArgs", c.ServerArgs)

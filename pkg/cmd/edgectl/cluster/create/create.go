@@ -3,6 +3,7 @@ package create
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,7 @@ type flagpole struct {
 	Ports           []string
 	ServerArgs      []string
 	AgentArgs       []string
+	Disable         []string
 }
 
 // NewCommand returns `edgectl cluster create`.
@@ -83,6 +85,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 			}
 			cfg.ServerArgs = append(cfg.ServerArgs, f.ServerArgs...)
 			cfg.AgentArgs = append(cfg.AgentArgs, f.AgentArgs...)
+			cfg.Disable = append(cfg.Disable, f.Disable...)
 			p, err := cluster.NewProvider(deps.Logger())
 			if err != nil {
 				return err
@@ -110,6 +113,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp][@loadbalancer|@server:N|@agent:N] (repeatable)")
 	fs.StringArrayVar(&f.ServerArgs, "server-arg", nil, "extra edgelet server flag NAME=VALUE for every server, e.g. kube-apiserver-arg=v=2 (repeatable)")
 	fs.StringArrayVar(&f.AgentArgs, "agent-arg", nil, "extra edgelet agent flag NAME=VALUE for every agent (repeatable)")
+	fs.StringSliceVar(&f.Disable, "disable", nil, "packaged add-ons not to deploy: "+strings.Join(v1alpha1.AddOns, ", ")+" (repeatable or comma-separated)")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: first of $KUBECONFIG, or ~/.kube/config)")
 	return cmd
 }
