@@ -114,26 +114,15 @@ func lockFile(path string) (unlock func(), err error) {
 
 // mergeKubeconfig writes the cluster's entries into the kubeconfig file.
 func mergeKubeconfig(path string, kc *clientcmdapi.Config, name string, switchContext bool) error {
-	path = KubeconfigPath(path)
-	unlock, err := lockKubeconfig(path)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	existing, err := loadOrEmpty(path)
-	if err != nil {
-		return err
-	}
-	existing.Clusters[name] = kc.Clusters[name]
-	existing.AuthInfos[name] = kc.AuthInfos[name]
-	existing.Contexts[name] = kc.Contexts[name]
-	if switchContext || existing.CurrentContext == "" {
-		existing.CurrentContext = name
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return clientcmd.WriteToFile(*existing, path)
+	return editKubeconfig(KubeconfigPath(path), func(existing *clientcmdapi.Config) bool {
+		existing.Clusters[name] = kc.Clusters[name]
+		existing.AuthInfos[name] = kc.AuthInfos[name]
+		existing.Contexts[name] = kc.Contexts[name]
+		if switchContext || existing.CurrentContext == "" {
+			existing.CurrentContext = name
+		}
+		return true
+	})
 }
 
 // removeKubeconfig deletes the cluster's entries; a missing file is fine.
@@ -142,6 +131,23 @@ func removeKubeconfig(path, name string) error {
 	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return nil
 	}
+	return editKubeconfig(path, func(existing *clientcmdapi.Config) bool {
+		if existing.Contexts[name] == nil && existing.Clusters[name] == nil {
+			return false
+		}
+		delete(existing.Clusters, name)
+		delete(existing.AuthInfos, name)
+		delete(existing.Contexts, name)
+		if existing.CurrentContext == name {
+			existing.CurrentContext = ""
+		}
+		return true
+	})
+}
+
+// editKubeconfig reads the file under its lock, lets edit change it, and
+// writes it back when edit says it changed.
+func editKubeconfig(path string, edit func(*clientcmdapi.Config) bool) error {
 	unlock, err := lockKubeconfig(path)
 	if err != nil {
 		return err
@@ -151,14 +157,8 @@ func removeKubeconfig(path, name string) error {
 	if err != nil {
 		return err
 	}
-	if existing.Contexts[name] == nil && existing.Clusters[name] == nil {
+	if !edit(existing) {
 		return nil
-	}
-	delete(existing.Clusters, name)
-	delete(existing.AuthInfos, name)
-	delete(existing.Contexts, name)
-	if existing.CurrentContext == name {
-		existing.CurrentContext = ""
 	}
 	return clientcmd.WriteToFile(*existing, path)
 }

@@ -6,7 +6,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	cerrdefs "github.com/containerd/errdefs"
 	"io"
@@ -18,12 +17,10 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/edgectl/edgectl/internal/archive"
@@ -102,14 +99,6 @@ func (p *Provider) EnsureNetwork(ctx context.Context, name, subnet, gateway stri
 	return nil
 }
 
-// subnetTaken tells an overlap from other network failures: Docker says
-// "Pool overlaps with other one on this address space", Podman "subnet ...
-// is already used". The Engine API gives only the message.
-func subnetTaken(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "overlaps") || strings.Contains(msg, "already used")
-}
-
 // DeleteNetwork removes a network; a missing one is not an error.
 func (p *Provider) DeleteNetwork(ctx context.Context, name string) error {
 	if err := p.cli.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
@@ -182,29 +171,6 @@ func (p *Provider) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
 		return fmt.Errorf("start container %s: %w", s.Name, err)
 	}
 	return nil
-}
-
-// privilegeRefused tells the engine's refusal of --privileged from other
-// start failures. The Engine API gives only the OCI runtime's message.
-func privilegeRefused(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "apply caps") || strings.Contains(msg, "operation not permitted")
-}
-
-// portTaken tells a host port bound by someone else from other start
-// failures ("Bind for 127.0.0.1:41000 failed: port is already allocated",
-// or "address already in use"), and which of the ports it was.
-func portTaken(err error, ports []runtime.PortMapping) (int, bool) {
-	msg := err.Error()
-	if !strings.Contains(msg, "port is already allocated") && !strings.Contains(msg, "address already in use") {
-		return 0, false
-	}
-	for _, pm := range ports {
-		if strings.Contains(msg, ":"+strconv.Itoa(pm.HostPort)) {
-			return pm.HostPort, true
-		}
-	}
-	return 0, true
 }
 
 // WriteFiles writes files into a container through the archive endpoint.
@@ -391,77 +357,6 @@ func (p *Provider) RemoveVolume(ctx context.Context, name string) error {
 	return nil
 }
 
-// exitMarker ends stderr of every exec with the command's exit status. The
-// Engine API has no call that waits for an exec to end: its exit code is set
-// by an event handler that races with the end of the output stream, and
-// reading it then means polling inspect. The node's shell reports the status
-// in the stream itself, which ends only when the shell has.
-const exitMarker = "\nedgectl-exit-status="
-
-// Exec runs cmd in the container and waits for it to exit.
-func (p *Provider) Exec(ctx context.Context, name string, cmd []string, stdin io.Reader) (runtime.ExecResult, error) {
-	var res runtime.ExecResult
-	wrapped := append([]string{"sh", "-c", `"$@"; printf '` + strings.ReplaceAll(exitMarker, "\n", "\\n") + `%d\n' $? >&2`, "sh"}, cmd...)
-	created, err := p.cli.ContainerExecCreate(ctx, name, container.ExecOptions{
-		Cmd: wrapped, AttachStdout: true, AttachStderr: true, AttachStdin: stdin != nil,
-	})
-	if err != nil {
-		return res, fmt.Errorf("exec in %s: %w", name, err)
-	}
-	att, err := p.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return res, fmt.Errorf("exec in %s: %w", name, err)
-	}
-	defer att.Close()
-	if stdin != nil {
-		go func() {
-			_, _ = io.Copy(att.Conn, stdin)
-			_ = att.CloseWrite()
-		}()
-	}
-	var stdout, stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		_, err := stdcopy.StdCopy(&stdout, &stderr, att.Reader)
-		done <- err
-	}()
-	select {
-	case <-ctx.Done():
-		return res, ctx.Err()
-	case err := <-done:
-		if err != nil && !errors.Is(err, io.EOF) {
-			return res, err
-		}
-	}
-	res.Stdout = stdout.String()
-	var ok bool
-	if res.Stderr, res.ExitCode, ok = splitExitStatus(stderr.String()); !ok {
-		// The shell did not report (killed, or no shell in the image):
-		// the output has ended, so ask the engine once.
-		insp, err := p.cli.ContainerExecInspect(ctx, created.ID)
-		if err != nil {
-			return res, err
-		}
-		res.ExitCode = insp.ExitCode
-	}
-	return res, nil
-}
-
-// splitExitStatus takes the exit status the wrapper shell printed off the
-// end of stderr.
-func splitExitStatus(stderr string) (rest string, code int, ok bool) {
-	i := strings.LastIndex(stderr, exitMarker[1:])
-	if i < 0 {
-		return stderr, 0, false
-	}
-	code, err := strconv.Atoi(strings.TrimSpace(stderr[i+len(exitMarker)-1:]))
-	if err != nil {
-		return stderr, 0, false
-	}
-	rest = strings.TrimSuffix(stderr[:i], "\n")
-	return rest, code, true
-}
-
 // Logs copies the container's log (its TTY output) to w.
 func (p *Provider) Logs(ctx context.Context, name string, w io.Writer) error {
 	rc, err := p.cli.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true})
@@ -470,57 +365,5 @@ func (p *Provider) Logs(ctx context.Context, name string, w io.Writer) error {
 	}
 	defer rc.Close()
 	_, err = io.Copy(w, rc)
-	return err
-}
-
-// ImageLabel returns a label of a local image.
-func (p *Provider) ImageLabel(ctx context.Context, ref, label string) (string, bool, error) {
-	insp, err := p.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		if cerrdefs.IsNotFound(err) {
-			return "", false, nil
-		}
-		return "", false, err
-	}
-	if insp.Config == nil {
-		return "", true, nil
-	}
-	return insp.Config.Labels[label], true, nil
-}
-
-// LoadImage loads an image archive.
-func (p *Provider) LoadImage(ctx context.Context, archive io.Reader) error {
-	resp, err := p.cli.ImageLoad(ctx, archive, client.ImageLoadWithQuiet(true))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if bytes.Contains(out, []byte(`"error"`)) {
-		return fmt.Errorf("engine refused the image: %s", out)
-	}
-	return nil
-}
-
-// SaveImage streams local images as one archive (the format of `docker save`).
-func (p *Provider) SaveImage(ctx context.Context, refs []string) (io.ReadCloser, error) {
-	return p.cli.ImageSave(ctx, refs)
-}
-
-// ImageID returns the ID of a local image, or "" when it does not exist.
-func (p *Provider) ImageID(ctx context.Context, ref string) (string, error) {
-	insp, err := p.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		if cerrdefs.IsNotFound(err) {
-			return "", nil
-		}
-		return "", err
-	}
-	return insp.ID, nil
-}
-
-// RemoveImage deletes an image; one in use by a container is kept.
-func (p *Provider) RemoveImage(ctx context.Context, id string) error {
-	_, err := p.cli.ImageRemove(ctx, id, image.RemoveOptions{PruneChildren: true})
 	return err
 }
