@@ -196,18 +196,20 @@ func (p *Provider) joinToken(ctx context.Context, cluster string) (string, error
 	if err != nil {
 		return "", err
 	}
-	out, err := p.run(ctx, server.Name, nil, "cat", nodev1.ServerTokenPath(nodev1.DefaultDataDir))
-	if err != nil {
-		return "", fmt.Errorf("read join token: %w", err)
-	}
-	return strings.TrimSpace(out), nil
+	return p.readNodeFile(ctx, server.Name, nodev1.ServerTokenPath(nodev1.DefaultDataDir), "the join token")
 }
 
 // serverSecret reads the servers' shared secret from a running server.
 func (p *Provider) serverSecret(ctx context.Context, server string) (string, error) {
-	out, err := p.run(ctx, server, nil, "cat", nodev1.DefaultTokenFile)
+	return p.readNodeFile(ctx, server, nodev1.DefaultTokenFile, "the server secret")
+}
+
+// readNodeFile reads a one-line file of a running node (what names it for
+// the error).
+func (p *Provider) readNodeFile(ctx context.Context, node, path, what string) (string, error) {
+	out, err := p.run(ctx, node, nil, "cat", path)
 	if err != nil {
-		return "", fmt.Errorf("read the server secret: %w", err)
+		return "", fmt.Errorf("read %s: %w", what, err)
 	}
 	return strings.TrimSpace(out), nil
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
@@ -132,11 +133,21 @@ func TestInvalidConfigCreatesNothing(t *testing.T) {
 
 func (e *env) client(t testing.TB, name string) kubernetes.Interface {
 	t.Helper()
+	return e.clientWith(t, name, nil)
+}
+
+// clientWith is a client of the cluster's context, with tune applied to
+// its REST config first (nil: client-go's defaults).
+func (e *env) clientWith(t testing.TB, name string, tune func(*rest.Config)) kubernetes.Interface {
+	t.Helper()
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: e.kubeconfig},
 		&clientcmd.ConfigOverrides{CurrentContext: cluster.Context(name)}).ClientConfig()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tune != nil {
+		tune(cfg)
 	}
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

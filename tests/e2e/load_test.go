@@ -13,10 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/rest"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
-	"github.com/edgectl/edgectl/pkg/cluster"
 )
 
 // BenchmarkAPILoad drives the API of a real cluster with 50 clients at once,
@@ -50,7 +49,9 @@ func BenchmarkAPILoad(b *testing.B) {
 				cfg.ServerArgs = []string{fmt.Sprintf("datastore-endpoint=postgres://postgres@10.89.251.1:%d/kubernetes?sslmode=disable", port)}
 			}
 			e.create(b, cfg)
-			client := loadClient(b, e, name)
+			// Without client-go's default rate limit (5 requests/s),
+			// which would measure the client, not the server.
+			client := e.clientWith(b, name, func(c *rest.Config) { c.QPS, c.Burst = -1, 0 })
 			for i := 0; i < b.N; i++ {
 				res := runLoad(b, client, 50, duration)
 				b.ReportMetric(float64(res.ops)/duration.Seconds(), "ops/s")
@@ -63,23 +64,6 @@ func BenchmarkAPILoad(b *testing.B) {
 			}
 		})
 	}
-}
-
-// loadClient talks to the cluster without client-go's default rate limit
-// (5 requests/s), which would measure the client, not the server.
-func loadClient(b *testing.B, e *env, name string) kubernetes.Interface {
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: e.kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: cluster.Context(name)}).ClientConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = -1, 0
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c
 }
 
 type loadResult struct {
