@@ -75,7 +75,10 @@ func TestSmallHelpers(t *testing.T) {
 }
 
 func TestLeakRulesRejectOnlyOnTheExternalInterface(t *testing.T) {
-	rules := leakRules("eth0", "10.43.0.0/16", "10.42.0.0/16")
+	if local := strings.Join(leakRules("eth0", true, "10.43.0.0/16")[0], " "); !strings.Contains(local, "! --ctstate DNAT") {
+		t.Errorf("a local rule rejects DNATed packets: %s", local)
+	}
+	rules := leakRules("eth0", false, "10.43.0.0/16", "10.42.0.0/16")
 	if len(rules) != 4 {
 		t.Fatalf("%d rules", len(rules))
 	}

@@ -116,10 +116,21 @@ func ensureMasquerade(ctx context.Context, clusterCIDR string) error {
 // never does (it goes to cni0 or flannel.1), so they are rejected there, a
 // TCP connection with a reset: it fails at once instead of reaching a
 // stranger.
-func leakRules(iface string, cidrs ...string) [][]string {
+//
+// In OUTPUT, the packets that kube-proxy DNATed are let through: for a
+// locally sent packet the filter table still sees the interface of the
+// route chosen before the DNAT (the default route, the external interface),
+// although the packet goes to cni0 or flannel.1. Without the exception a
+// process on the node (edgelet, a hostNetwork pod) could not reach any
+// ClusterIP.
+func leakRules(iface string, local bool, cidrs ...string) [][]string {
 	var rules [][]string
 	for _, cidr := range cidrs {
-		match := []string{"-d", cidr, "-o", iface, "-m", "comment", "--comment", "edgelet: cluster range stays on the node"}
+		match := []string{"-d", cidr, "-o", iface}
+		if local {
+			match = append(match, "-m", "conntrack", "!", "--ctstate", "DNAT")
+		}
+		match = append(match, "-m", "comment", "--comment", "edgelet: cluster range stays on the node")
 		rules = append(rules,
 			append(append([]string{}, match...), "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"),
 			append(append([]string{}, match...), "-j", "REJECT", "--reject-with", "icmp-net-unreachable"))
@@ -134,7 +145,7 @@ func ensureNoLeak(ctx context.Context, nodeIP string, cidrs ...string) error {
 		return err
 	}
 	for _, chain := range []string{"FORWARD", "OUTPUT"} {
-		rules := leakRules(iface, cidrs...)
+		rules := leakRules(iface, chain == "OUTPUT", cidrs...)
 		// Inserted in reverse, so that they end up first and in order.
 		for i := len(rules) - 1; i >= 0; i-- {
 			if err := ensureRule(ctx, "filter", chain, true, rules[i]...); err != nil {
