@@ -1,5 +1,6 @@
 // Command echo is the test workload of edgectl's e2e suite and demo: an HTTP
-// server that answers with the pod's name, a tiny client (`echo get URL`) so
+// server that answers with the pod's name (/ip: the client's address;
+// /burn?ms=N: spin a CPU), a tiny client (`echo get URL`) so
 // tests can make requests from inside a pod without a shell image, and
 // `echo write FILE TEXT` / `echo cat FILE` for volumes.
 package main
@@ -50,6 +51,24 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello from %s\n", host)
+	})
+	// /ip answers with the client's address, as the pod sees it.
+	mux.HandleFunc("/ip", func(w http.ResponseWriter, r *http.Request) {
+		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+		fmt.Fprintln(w, ip)
+	})
+	// /burn?ms=N spins a CPU for N milliseconds (default 100), a load
+	// generator's target for autoscaling tests.
+	mux.HandleFunc("/burn", func(w http.ResponseWriter, r *http.Request) {
+		d := 100 * time.Millisecond
+		if ms, err := time.ParseDuration(r.URL.Query().Get("ms") + "ms"); err == nil && ms > 0 {
+			d = ms
+		}
+		n := 0
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			n++
+		}
+		fmt.Fprintf(w, "burned %s on %s\n", d, host)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +199,9 @@ func (p *Provider) createNetwork(ctx context.Context, cfg *v1alpha1.Cluster) err
 		if fixed || !errors.As(err, &taken) || attempt == networkAttempts {
 			if err == nil {
 				p.logger.Vf(1, "network %s: %s", networkName(cfg.Name), cfg.Network.Subnet)
+				if cfg.Network.LoadBalancerRange == "" {
+					cfg.Network.LoadBalancerRange = v1alpha1.DefaultLBRange(netip.MustParsePrefix(cfg.Network.Subnet)).String()
+				}
 			}
 			return err
 		}

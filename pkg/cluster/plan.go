@@ -68,6 +68,7 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 		args = cfg.ServerArgs
 		nc.TLSSANs = []string{addr.lb(), lbName(cfg.Name), "127.0.0.1", "localhost"}
 		nc.Disable = append(nc.Disable, cfg.Disable...)
+		nc.ServiceLBRange = cfg.Network.LoadBalancerRange
 	} else {
 		nc.Server = "https://" + net.JoinHostPort(addr.lb(), strconv.Itoa(APIPort))
 	}

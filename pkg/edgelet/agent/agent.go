@@ -16,6 +16,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/component"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
+	"github.com/edgectl/edgectl/pkg/edgelet/servicelb"
 	"github.com/edgectl/edgectl/pkg/edgelet/storage"
 )
 
@@ -109,7 +110,7 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 			a.fatal(err)
 		}
 	}()
-	go a.cleanVolumes(ctx, creds.KubeletKubeconfig)
+	go a.runNodeServices(ctx, creds.KubeletKubeconfig)
 	select {
 	case <-ctx.Done():
 		return nil
@@ -121,20 +122,28 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 	}
 }
 
-// cleanVolumes makes the directories of this node's local-path volumes and
-// removes those of deleted ones.
-func (a *agent) cleanVolumes(ctx context.Context, kubeconfigPath string) {
+// runNodeServices runs, with the node's own identity, the node's side of
+// local-path volumes (make the directories of this node's volumes, remove
+// those of deleted ones) and of LoadBalancer Services (hold the addresses
+// given to this node, forward the Services' ports on the node's IP).
+func (a *agent) runNodeServices(ctx context.Context, kubeconfigPath string) {
 	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+	var client kubernetes.Interface
 	if err == nil {
-		var client kubernetes.Interface
-		if client, err = kubernetes.NewForConfig(restCfg); err == nil {
-			storage.Run(ctx, 2*time.Second, "volume sync", func(ctx context.Context) error {
-				return storage.Sync(ctx, client, a.cfg.StorageDir(), a.cfg.NodeName, time.Minute)
-			})
-			return
-		}
+		client, err = kubernetes.NewForConfig(restCfg)
 	}
-	klog.ErrorS(err, "No local-path volume cleanup on this node")
+	if err != nil {
+		klog.ErrorS(err, "No local-path volume sync or LoadBalancer addresses on this node")
+		return
+	}
+	go func() {
+		if err := servicelb.Speak(ctx, client, a.cfg.NodeName, a.cfg.NodeIP); err != nil {
+			klog.ErrorS(err, "No LoadBalancer addresses on this node")
+		}
+	}()
+	storage.Run(ctx, 2*time.Second, "volume sync", func(ctx context.Context) error {
+		return storage.Sync(ctx, client, a.cfg.StorageDir(), a.cfg.NodeName, time.Minute)
+	})
 }
 
 // usableKubeconfig reports whether path is a kubeconfig whose client

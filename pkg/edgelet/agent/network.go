@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"net"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +17,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/edgectl/edgectl/pkg/edgelet/hostnet"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
 )
 
@@ -140,7 +140,7 @@ func leakRules(iface string, local bool, cidrs ...string) [][]string {
 
 // ensureNoLeak installs leakRules for forwarded (pod) and local traffic.
 func ensureNoLeak(ctx context.Context, nodeIP string, cidrs ...string) error {
-	iface, err := interfaceOf(nodeIP)
+	iface, err := hostnet.InterfaceOf(nodeIP)
 	if err != nil {
 		return err
 	}
@@ -154,23 +154,6 @@ func ensureNoLeak(ctx context.Context, nodeIP string, cidrs ...string) error {
 		}
 	}
 	return nil
-}
-
-// interfaceOf names the interface that holds ip.
-func interfaceOf(ip string) (string, error) {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return "", err
-	}
-	for _, ifc := range ifaces {
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.String() == ip {
-				return ifc.Name, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("no interface holds the node IP %s", ip)
 }
 
 // ensureRule adds an iptables rule unless it is there: appended, or

@@ -55,6 +55,7 @@ type Server struct {
 	ControllerArgs      []string
 	SchedulerArgs       []string
 	Disable             []string
+	ServiceLBRange      string
 }
 
 // FromNode turns a defaulted, validated node config into edgelet's
@@ -84,7 +85,7 @@ func FromNode(nc *nodev1.NodeConfig) (*Server, error) {
 		DatastoreEndpoint: nc.Datastore.Endpoint, ClusterInit: nc.Datastore.ClusterInit, DisableAgent: nc.DisableAgent,
 		WriteKubeconfig: nc.WriteKubeconfig, WriteKubeconfigMode: nc.WriteKubeconfigMode,
 		APIServerArgs: nc.Args.APIServer, ControllerArgs: nc.Args.ControllerManager, SchedulerArgs: nc.Args.Scheduler,
-		Disable: nc.Disable,
+		Disable: nc.Disable, ServiceLBRange: nc.ServiceLBRange,
 	}, nil
 }
 

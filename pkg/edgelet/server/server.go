@@ -24,7 +24,9 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/datastore"
 	"github.com/edgectl/edgectl/pkg/edgelet/etcd"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
+	"github.com/edgectl/edgectl/pkg/edgelet/servicelb"
 	"github.com/edgectl/edgectl/pkg/edgelet/storage"
+	"github.com/edgectl/edgectl/pkg/iprange"
 )
 
 // DefaultCoreDNSImage is the CoreDNS image of the offline bundle.
@@ -127,6 +129,10 @@ func Run(ctx context.Context, cfg *config.Server) error {
 		go storage.Run(ctx, 2*time.Second, "provisioner", func(ctx context.Context) error {
 			return storage.Provision(ctx, adminClient, cfg.StorageDir())
 		})
+	}
+
+	if pool, err := iprange.Parse(cfg.ServiceLBRange); err == nil && !slices.Contains(cfg.Disable, "servicelb") {
+		go servicelb.Run(ctx, adminClient, pool)
 	}
 
 	if !cfg.DisableAgent {

@@ -43,7 +43,7 @@ type Cluster struct {
 }
 
 // AddOns are the packaged add-ons every cluster gets unless disabled.
-var AddOns = []string{"coredns", "local-path"}
+var AddOns = []string{"coredns", "local-path", "servicelb"}
 
 // Network settings.
 type Network struct {
@@ -55,6 +55,11 @@ type Network struct {
 	APIHostIP string `json:"apiHostIP,omitempty"`
 	// APIPort is the host port of the API. 0 picks a free port.
 	APIPort int `json:"apiPort,omitempty"`
+	// LoadBalancerRange is the pool that LoadBalancer Services get their
+	// EXTERNAL-IP from: "FIRST-LAST" or a CIDR inside the subnet, above the
+	// node addresses (.0 to .219 of the subnet). Defaults to the subnet's
+	// last 31 addresses (x.x.x.224-x.x.x.254 of a /24).
+	LoadBalancerRange string `json:"loadBalancerRange,omitempty"`
 }
 
 // Kubernetes networking.

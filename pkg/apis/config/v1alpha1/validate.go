@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/iprange"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -61,6 +62,13 @@ func (c *Cluster) Validate() error {
 			add("network.subnet %q: has host bits set; did you mean %s?", c.Network.Subnet, p.Masked())
 		default:
 			subnet = p
+		}
+	}
+	if c.Network.LoadBalancerRange != "" && c.Network.Subnet == "" {
+		add("network.loadBalancerRange %q: set network.subnet too; the range must be inside it", c.Network.LoadBalancerRange)
+	} else if c.Network.LoadBalancerRange != "" {
+		if err := checkLBRange(c.Network.LoadBalancerRange, subnet); err != nil {
+			add("network.loadBalancerRange %v", err)
 		}
 	}
 	if _, err := netip.ParseAddr(c.Network.APIHostIP); err != nil {
@@ -134,6 +142,32 @@ func (c *Cluster) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// NodeAddresses is how many addresses at the start of the subnet belong to
+// the gateway, the load balancer and the nodes.
+const NodeAddresses = 220
+
+// DefaultLBRange is the default network.loadBalancerRange of a subnet.
+func DefaultLBRange(subnet netip.Prefix) iprange.Range { return iprange.Tail(subnet, 31) }
+
+// checkLBRange checks a load-balancer range against the subnet (when known).
+func checkLBRange(s string, subnet netip.Prefix) error {
+	r, err := iprange.Parse(s)
+	if err != nil || !subnet.IsValid() {
+		return err
+	}
+	if !r.Within(subnet) || r.Last == iprange.Tail(subnet, 1).Last.Next() {
+		return fmt.Errorf("%q: must be inside network.subnet %s (not its broadcast address)", s, subnet)
+	}
+	nodes := subnet.Addr()
+	for range NodeAddresses - 1 {
+		nodes = nodes.Next()
+	}
+	if !nodes.Less(r.First) {
+		return fmt.Errorf("%q: overlaps the node addresses %s-%s; start it after %s", s, subnet.Addr(), nodes, nodes)
+	}
+	return nil
 }
 
 // checkNodeRef checks "loadbalancer", "server:N" or "agent:N".

@@ -64,3 +64,26 @@ func TestParseReturnsLenientConfigWithUnknownField(t *testing.T) {
 		t.Error("broken YAML accepted")
 	}
 }
+
+func TestLoadBalancerRange(t *testing.T) {
+	for rng, want := range map[string]string{
+		"10.89.7.224-10.89.7.254": "",
+		"10.89.7.240/28":          "",
+		"10.89.7.200-10.89.7.230": "overlaps the node addresses 10.89.7.0-10.89.7.219",
+		"10.89.8.1-10.89.8.9":     "must be inside network.subnet",
+		"10.89.7.250-10.89.7.255": "must be inside network.subnet",
+		"10.89.7.250-":            "FIRST-LAST",
+	} {
+		c := &Cluster{Network: Network{Subnet: "10.89.7.0/24", LoadBalancerRange: rng}}
+		SetDefaults(c)
+		err := c.Validate()
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("range %s: %v, want %q", rng, err, want)
+		}
+	}
+	c := &Cluster{Network: Network{LoadBalancerRange: "10.89.7.224-10.89.7.254"}}
+	SetDefaults(c)
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "set network.subnet too") {
+		t.Errorf("range without subnet: %v", err)
+	}
+}

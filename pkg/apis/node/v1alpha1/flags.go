@@ -40,6 +40,7 @@ func (c *NodeConfig) addFlags(fs *pflag.FlagSet, appendLists bool) {
 	fs.VarPF(&boolValue{&c.Datastore.ClusterInit}, "cluster-init", "", "start a new HA cluster with embedded etcd").NoOptDefVal = "true"
 	fs.VarPF(&boolValue{&c.DisableAgent}, "disable-agent", "", "do not run kubelet and kube-proxy on this server").NoOptDefVal = "true"
 	fs.Var(&listValue{p: &c.Disable, set: appendLists, comma: true}, "disable", "packaged manifests not to deploy, e.g. coredns")
+	str(&c.ServiceLBRange, "service-lb-range", "addresses for LoadBalancer Services, FIRST-LAST or a CIDR on the nodes' network")
 	str(&c.WriteKubeconfig, "write-kubeconfig", "where to write the admin kubeconfig")
 	str(&c.WriteKubeconfigMode, "write-kubeconfig-mode", "file mode of the admin kubeconfig")
 	list(&c.Args.APIServer, "kube-apiserver-arg", "extra kube-apiserver flag, name=value (repeatable)")
@@ -51,7 +52,7 @@ func (c *NodeConfig) addFlags(fs *pflag.FlagSet, appendLists bool) {
 
 // ServerOnlyFlags are the flags an agent does not take.
 var ServerOnlyFlags = []string{"bind-address", "https-listen-port", "tls-san", "datastore-endpoint", "cluster-init",
-	"disable-agent", "disable", "write-kubeconfig", "write-kubeconfig-mode",
+	"disable-agent", "disable", "service-lb-range", "write-kubeconfig", "write-kubeconfig-mode",
 	"kube-apiserver-arg", "kube-controller-manager-arg", "kube-scheduler-arg"}
 
 // ApplyArgs applies edgelet flags written as name=value (a leading "--" is

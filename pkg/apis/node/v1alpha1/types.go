@@ -56,6 +56,10 @@ type NodeConfig struct {
 	DisableAgent bool `json:"disableAgent,omitempty"`
 	// Disable names packaged manifests not to deploy (e.g. coredns).
 	Disable []string `json:"disable,omitempty"`
+	// ServiceLBRange is the pool LoadBalancer Services get their address
+	// from ("FIRST-LAST" or a CIDR on the nodes' network). Empty: no
+	// LoadBalancer addresses are handed out.
+	ServiceLBRange string `json:"serviceLBRange,omitempty"`
 	// WriteKubeconfig is where a server writes its admin kubeconfig, with
 	// WriteKubeconfigMode (octal).
 	WriteKubeconfig     string `json:"writeKubeconfig,omitempty"`

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+
+	"github.com/edgectl/edgectl/pkg/iprange"
 )
 
 // Validate returns every problem of a defaulted config at once.
@@ -23,6 +25,7 @@ func (c *NodeConfig) Validate() error {
 		}
 		serverOnly := map[string]bool{"tlsSANs": len(c.TLSSANs) > 0, "datastore.endpoint": c.Datastore.Endpoint != "",
 			"datastore.clusterInit": c.Datastore.ClusterInit, "disableAgent": c.DisableAgent, "disable": len(c.Disable) > 0,
+			"serviceLBRange":     c.ServiceLBRange != "",
 			"args.kubeAPIServer": len(c.Args.APIServer) > 0, "args.kubeControllerManager": len(c.Args.ControllerManager) > 0,
 			"args.kubeScheduler": len(c.Args.Scheduler) > 0}
 		for _, f := range sortedTrue(serverOnly) {
@@ -39,6 +42,11 @@ func (c *NodeConfig) Validate() error {
 	for field, v := range map[string]string{"nodeIP": c.NodeIP, "nodeExternalIP": c.NodeExternalIP, "clusterDNS": c.ClusterDNS} {
 		if _, err := netip.ParseAddr(v); v != "" && err != nil {
 			add("%s %q: not an IP address", field, v)
+		}
+	}
+	if c.ServiceLBRange != "" {
+		if _, err := iprange.Parse(c.ServiceLBRange); err != nil {
+			add("serviceLBRange %v", err)
 		}
 	}
 	if c.Server != "" && !strings.HasPrefix(c.Server, "https://") {

@@ -1,0 +1,47 @@
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+)
+
+// TestDisableAddOns (issue 12): every packaged add-on is listed in `cluster
+// create --help`, and a cluster created with them disabled has none of them.
+func TestDisableAddOns(t *testing.T) {
+	e := setup(t)
+	out, err := exec.Command(edgectlBinary(t), "cluster", "create", "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("help: %v\n%s", err, out)
+	}
+	for _, name := range v1alpha1.AddOns {
+		if !strings.Contains(string(out), name) {
+			t.Errorf("cluster create --help does not list the add-on %s", name)
+		}
+	}
+	const name = "e2e-disable"
+	disable := slices.DeleteFunc(slices.Clone(v1alpha1.AddOns), func(s string) bool { return s == "coredns" })
+	e.create(t, &v1alpha1.Cluster{Name: name, Disable: disable})
+	client := e.client(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	if _, err := client.StorageV1().StorageClasses().Get(ctx, "local-path", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("local-path disabled, but its StorageClass is there (%v)", err)
+	}
+	createLB(ctx, t, client, "pending", 8095, nil)
+	// The controller answers within a second when it runs; give it ten.
+	time.Sleep(10 * time.Second)
+	svc, err := client.CoreV1().Services("default").Get(ctx, "pending", metav1.GetOptions{})
+	if err != nil || len(svc.Status.LoadBalancer.Ingress) != 0 {
+		t.Errorf("servicelb disabled, but the Service got an address: %+v %v", svc.Status.LoadBalancer, err)
+	}
+}
