@@ -37,6 +37,10 @@ func TestDisableAddOns(t *testing.T) {
 	if _, err := client.StorageV1().StorageClasses().Get(ctx, "local-path", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("local-path disabled, but its StorageClass is there (%v)", err)
 	}
+	res, err := e.p.Runtime().Exec(ctx, nodeName(name, "server", 0), []string{"kubectl", "get", "apiservice", "v1beta1.metrics.k8s.io"}, nil)
+	if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "NotFound") {
+		t.Errorf("metrics-server disabled, but: %s%s (%v)", res.Stdout, res.Stderr, err)
+	}
 	createLB(ctx, t, client, "pending", 8095, nil)
 	// The controller answers within a second when it runs; give it ten.
 	time.Sleep(10 * time.Second)

@@ -45,6 +45,10 @@ type Values struct {
 	ClusterDNS    string
 	ClusterDomain string
 	CoreDNSImage  string
+	// The server's node name and IP, and metrics-server's port on it.
+	NodeName    string
+	NodeIP      string
+	MetricsPort int
 }
 
 // WritePackaged renders edgelet's packaged manifests into dir, skipping the

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/edgectl/edgectl/pkg/edgelet/component"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
+	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
 	"github.com/edgectl/edgectl/pkg/edgelet/servicelb"
 	"github.com/edgectl/edgectl/pkg/edgelet/storage"
@@ -127,11 +127,7 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 // those of deleted ones) and of LoadBalancer Services (hold the addresses
 // given to this node, forward the Services' ports on the node's IP).
 func (a *agent) runNodeServices(ctx context.Context, kubeconfigPath string) {
-	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
-	var client kubernetes.Interface
-	if err == nil {
-		client, err = kubernetes.NewForConfig(restCfg)
-	}
+	client, err := kubeconfig.NewClient(kubeconfigPath)
 	if err != nil {
 		klog.ErrorS(err, "No local-path volume sync or LoadBalancer addresses on this node")
 		return

@@ -5,8 +5,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"context"
 	"encoding/json"
@@ -18,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/edgectl/edgectl/pkg/edgelet/hostnet"
+	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
 )
 
@@ -69,11 +68,7 @@ func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 	}
 	// flannel's lease is the node's podCIDR, which kube-controller-manager
 	// assigns shortly after the node registers; flannel fails without it.
-	restCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
-	if err != nil {
-		return err
-	}
-	client, err := kubernetes.NewForConfig(restCfg)
+	client, err := kubeconfig.NewClient(kubeconfigPath)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Package kubeconfig writes the kubeconfig files that edgelet's components and
-// its users read.
+// its users read, and makes clients from them.
 package kubeconfig
 
 import (
@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -58,4 +59,13 @@ func Write(path string, s Spec, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// NewClient is a client of the API server that the kubeconfig at path names.
+func NewClient(path string) (kubernetes.Interface, error) {
+	restCfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(restCfg)
 }

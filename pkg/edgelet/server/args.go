@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -112,4 +113,26 @@ func schedulerArgs(cfg *config.Server, c *certs, leaderElect bool) []string {
 		"profiling":                 "false",
 	}
 	return flagMap(d, cfg.SchedulerArgs)
+}
+
+// MetricsServerPort is where metrics-server listens on a server (the
+// upstream image's 10250 is kubelet's here).
+const MetricsServerPort = 10253
+
+// metricsServerArgs run metrics-server as system:metrics-server. kubelets
+// serve self-signed certificates, as kind's and k3s's do, so their CA is
+// not checked; the client certificate still authenticates to them.
+func metricsServerArgs(cfg *config.Server, c *certs) []string {
+	d := map[string]string{
+		"kubeconfig":                      c.MetricsServer,
+		"authentication-kubeconfig":       c.MetricsServer,
+		"authorization-kubeconfig":        c.MetricsServer,
+		"secure-port":                     strconv.Itoa(MetricsServerPort),
+		"cert-dir":                        filepath.Join(cfg.TLSDir(), "metrics-server"),
+		"kubelet-insecure-tls":            "true",
+		"kubelet-preferred-address-types": "InternalIP",
+		"metric-resolution":               "15s",
+		"profiling":                       "false",
+	}
+	return flagMap(d, nil)
 }

@@ -24,7 +24,7 @@ type certs struct {
 	KubeletClientCert, KubeletClientKey  string
 	FrontProxyCert, FrontProxyKey        string
 	// Kubeconfigs of the components, by name.
-	Admin, ControllerManager, Scheduler, KubeProxy, Kubelet string
+	Admin, ControllerManager, Scheduler, KubeProxy, Kubelet, MetricsServer string
 	// LocalURL is how components on this node reach the API server.
 	LocalURL string
 	// Etcd holds the embedded etcd member's files (HA servers only).
@@ -86,6 +86,7 @@ func ensureCerts(cfg *config.Server) (*certs, error) {
 		{"controller-manager", "system:kube-controller-manager", nil, &c.ControllerManager},
 		{"scheduler", "system:kube-scheduler", nil, &c.Scheduler},
 		{"kube-proxy", "system:kube-proxy", nil, &c.KubeProxy},
+		{"metrics-server", "system:metrics-server", nil, &c.MetricsServer},
 		{"kubelet", "system:node:" + cfg.NodeName, []string{"system:nodes"}, &c.Kubelet},
 	}
 	for _, cl := range clients {

@@ -117,6 +117,7 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	manifests := filepath.Join(cfg.ServerDir(), "manifests")
 	if err := addons.WritePackaged(manifests, addons.Values{
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, CoreDNSImage: DefaultCoreDNSImage,
+		NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, MetricsPort: MetricsServerPort,
 	}, cfg.Disable); err != nil {
 		return fmt.Errorf("write packaged manifests: %w", err)
 	}
@@ -131,6 +132,9 @@ func Run(ctx context.Context, cfg *config.Server) error {
 		})
 	}
 
+	if !slices.Contains(cfg.Disable, "metrics-server") {
+		go runMetricsServer(ctx, cfg, c)
+	}
 	if pool, err := iprange.Parse(cfg.ServiceLBRange); err == nil && !slices.Contains(cfg.Disable, "servicelb") {
 		go servicelb.Run(ctx, adminClient, pool)
 	}

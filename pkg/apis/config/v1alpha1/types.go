@@ -43,7 +43,7 @@ type Cluster struct {
 }
 
 // AddOns are the packaged add-ons every cluster gets unless disabled.
-var AddOns = []string{"coredns", "local-path", "servicelb"}
+var AddOns = []string{"coredns", "local-path", "servicelb", "metrics-server"}
 
 // Network settings.
 type Network struct {
