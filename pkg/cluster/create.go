@@ -121,6 +121,9 @@ func (p *Provider) preflight(ctx context.Context, cfg *v1alpha1.Cluster) error {
 		return edgeerrors.New(edgeerrors.KindImageMissing, "build it with `edgectl image build` (or `make image`), or pass --image",
 			"node image %q not found in the engine", cfg.Image)
 	}
+	if _, err := userManifests(cfg); err != nil {
+		return err
+	}
 	p.warnInotify(ctx, cfg.Servers, cfg.Agents)
 	if cfg.Network.APIPort == 0 {
 		if cfg.Network.APIPort, err = freePort(cfg.Network.APIHostIP); err != nil {

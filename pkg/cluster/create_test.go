@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -173,6 +175,7 @@ func TestCreateRefusesBeforeCreatingAnything(t *testing.T) {
 		"servers 2":     {&v1alpha1.Cluster{Name: "x", Servers: 2}, edgeerrors.KindInvalidConfig},
 		"name taken":    {&v1alpha1.Cluster{Name: "taken"}, edgeerrors.KindExists},
 		"no image":      {&v1alpha1.Cluster{Name: "x", Image: "missing:1"}, edgeerrors.KindImageMissing},
+		"no manifests":  {&v1alpha1.Cluster{Name: "x", Manifests: "/nonexistent/dir"}, edgeerrors.KindInvalidConfig},
 	} {
 		err := p.Create(context.Background(), CreateOptions{Config: tc.cfg, Kubeconfig: kubeconfig})
 		var e *edgeerrors.Error
@@ -261,5 +264,35 @@ func TestDisabledAddOnsReachTheServers(t *testing.T) {
 	err := p.Create(context.Background(), CreateOptions{Config: &v1alpha1.Cluster{Name: "e", Disable: []string{"traefik"}}, Kubeconfig: kubeconfig})
 	if edgeerrors.ExitCode(err) != int(edgeerrors.KindInvalidConfig) || !strings.Contains(err.Error(), "local-path") {
 		t.Errorf("an unknown add-on: %v", err)
+	}
+}
+
+func TestManifestsGoToEveryServer(t *testing.T) {
+	p, rt, kubeconfig := newTest(t)
+	dir := t.TempDir()
+	for name, data := range map[string]string{"app.yaml": "kind: ConfigMap", "notes.txt": "skipped"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "m", Servers: 3, Agents: 1, Manifests: dir})
+	want := filepath.Join(serverManifestsDir, "app.yaml")
+	for _, node := range []string{"edgectl-m-server-0", "edgectl-m-server-2"} {
+		if got := string(rt.Container(node).Files[want]); got != "kind: ConfigMap" {
+			t.Errorf("%s: %s = %q", node, want, got)
+		}
+		if _, ok := rt.Container(node).Files[filepath.Join(serverManifestsDir, "notes.txt")]; ok {
+			t.Errorf("%s got a file that is not a manifest", node)
+		}
+	}
+	if _, ok := rt.Container("edgectl-m-agent-0").Files[want]; ok {
+		t.Error("an agent got the manifests")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "coredns.yaml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Create(context.Background(), CreateOptions{Config: &v1alpha1.Cluster{Name: "n", Manifests: dir}, Kubeconfig: kubeconfig})
+	if edgeerrors.ExitCode(err) != int(edgeerrors.KindInvalidConfig) || !strings.Contains(err.Error(), "packaged add-on") {
+		t.Errorf("a manifest named like an add-on: %v", err)
 	}
 }

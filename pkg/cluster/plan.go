@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"sort"
 	"strconv"
@@ -127,6 +128,18 @@ func planNode(cfg *v1alpha1.Cluster, role string, i int, join, token string, pri
 			ports = append(ports, runtime.PortMapping{HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol})
 		}
 	}
+	files := map[string][]byte{
+		nodev1.DefaultConfigPath: conf,
+		nodev1.DefaultTokenFile:  []byte(token + "\n"),
+		edgeletRole:              []byte("EDGELET_ROLE=" + role + "\n"),
+	}
+	if role == RoleServer {
+		manifests, err := userManifests(cfg)
+		if err != nil {
+			return nodePlan{}, err
+		}
+		maps.Copy(files, manifests)
+	}
 	name := nc.NodeName
 	vols := volumes(name)
 	return nodePlan{Role: role, Index: i, Config: nc, Spec: runtime.NodeSpec{
@@ -138,11 +151,7 @@ func planNode(cfg *v1alpha1.Cluster, role string, i int, join, token string, pri
 			{Volume: vols[1], Target: nodev1.DefaultDataDir},
 			{Source: "/lib/modules", Target: "/lib/modules", ReadOnly: true},
 		},
-		Files: map[string][]byte{
-			nodev1.DefaultConfigPath: conf,
-			nodev1.DefaultTokenFile:  []byte(token + "\n"),
-			edgeletRole:              []byte("EDGELET_ROLE=" + role + "\n"),
-		},
+		Files: files,
 	}}, nil
 }
 

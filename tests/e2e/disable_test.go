@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,12 +12,15 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
 // TestDisableAddOns (issue 12): every packaged add-on is listed in `cluster
 // create --help`, and a cluster created with them disabled has none of them.
+// The same cluster gets a user's manifests directory (--manifests): its
+// objects are applied at create.
 func TestDisableAddOns(t *testing.T) {
 	e := setup(t)
 	out, err := exec.Command(edgectlBinary(t), "cluster", "create", "--help").CombinedOutput()
@@ -29,7 +34,12 @@ func TestDisableAddOns(t *testing.T) {
 	}
 	const name = "e2e-disable"
 	disable := slices.DeleteFunc(slices.Clone(v1alpha1.AddOns), func(s string) bool { return s == "coredns" })
-	e.create(t, &v1alpha1.Cluster{Name: name, Disable: disable})
+	dir := t.TempDir()
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-manifests, namespace: default}\ndata: {k: v}\n"
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(cm), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.create(t, &v1alpha1.Cluster{Name: name, Disable: disable, Manifests: dir})
 	client := e.client(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -40,6 +50,13 @@ func TestDisableAddOns(t *testing.T) {
 	res, err := e.p.Runtime().Exec(ctx, nodeName(name, "server", 0), []string{"kubectl", "get", "apiservice", "v1beta1.metrics.k8s.io"}, nil)
 	if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "NotFound") {
 		t.Errorf("metrics-server disabled, but: %s%s (%v)", res.Stdout, res.Stderr, err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().ConfigMaps("default").Get(ctx, "from-manifests", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Errorf("the ConfigMap of the manifests directory was not applied: %v", err)
 	}
 	createLB(ctx, t, client, "pending", 8095, nil)
 	// The controller answers within a second when it runs; give it ten.

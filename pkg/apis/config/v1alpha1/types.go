@@ -38,6 +38,11 @@ type Cluster struct {
 	// server or agent, e.g. "kube-apiserver-arg=v=2".
 	ServerArgs []string `json:"serverArgs,omitempty"`
 	AgentArgs  []string `json:"agentArgs,omitempty"`
+	// Manifests is a host directory whose .yaml, .yml and .json files go into
+	// every server's manifests directory at create; edgelet applies them and
+	// keeps them applied, as it does its packaged add-ons (k3s's
+	// server/manifests). Absolute, or relative to where edgectl runs.
+	Manifests string `json:"manifests,omitempty"`
 	// Disable names packaged add-ons not to deploy (AddOns lists them).
 	Disable []string `json:"disable,omitempty"`
 }

@@ -3,6 +3,7 @@ package create
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type flagpole struct {
 	ServerArgs      []string
 	AgentArgs       []string
 	Disable         []string
+	Manifests       string
 }
 
 // NewCommand returns `edgectl cluster create`.
@@ -86,6 +88,17 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 			cfg.ServerArgs = append(cfg.ServerArgs, f.ServerArgs...)
 			cfg.AgentArgs = append(cfg.AgentArgs, f.AgentArgs...)
 			cfg.Disable = append(cfg.Disable, f.Disable...)
+			if f.Manifests != "" {
+				cfg.Manifests = f.Manifests
+			}
+			if cfg.Manifests != "" {
+				// The stored spec must find them from anywhere.
+				abs, err := filepath.Abs(cfg.Manifests)
+				if err != nil {
+					return err
+				}
+				cfg.Manifests = abs
+			}
 			p, err := cluster.NewProvider(deps.Logger())
 			if err != nil {
 				return err
@@ -114,6 +127,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 	fs.StringArrayVar(&f.ServerArgs, "server-arg", nil, "extra edgelet server flag NAME=VALUE for every server, e.g. kube-apiserver-arg=v=2 (repeatable)")
 	fs.StringArrayVar(&f.AgentArgs, "agent-arg", nil, "extra edgelet agent flag NAME=VALUE for every agent (repeatable)")
 	fs.StringSliceVar(&f.Disable, "disable", nil, "packaged add-ons not to deploy: "+strings.Join(v1alpha1.AddOns, ", ")+" (repeatable or comma-separated)")
+	fs.StringVar(&f.Manifests, "manifests", "", "directory of manifests (.yaml, HelmCharts) to apply at create and keep applied, like k3s's server/manifests")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: first of $KUBECONFIG, or ~/.kube/config)")
 	return cmd
 }
