@@ -51,6 +51,10 @@ func TestDisableAddOns(t *testing.T) {
 	if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "NotFound") {
 		t.Errorf("metrics-server disabled, but: %s%s (%v)", res.Stdout, res.Stderr, err)
 	}
+	res, err = e.p.Runtime().Exec(ctx, nodeName(name, "server", 0), []string{"kubectl", "get", "crd", "helmcharts.helm.cattle.io"}, nil)
+	if err != nil || res.ExitCode == 0 || !strings.Contains(res.Stderr, "NotFound") {
+		t.Errorf("helm-controller disabled, but: %s%s (%v)", res.Stdout, res.Stderr, err)
+	}
 	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := client.CoreV1().ConfigMaps("default").Get(ctx, "from-manifests", metav1.GetOptions{})
 		return err == nil, nil

@@ -135,6 +135,9 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	if !slices.Contains(cfg.Disable, "metrics-server") {
 		go runMetricsServer(ctx, cfg, c)
 	}
+	if !slices.Contains(cfg.Disable, "helm-controller") {
+		go runHelmController(ctx, cfg, c, restCfg, adminClient, ha)
+	}
 	if pool, err := iprange.Parse(cfg.ServiceLBRange); err == nil && !slices.Contains(cfg.Disable, "servicelb") {
 		go servicelb.Run(ctx, adminClient, pool)
 	}

@@ -48,7 +48,7 @@ type Cluster struct {
 }
 
 // AddOns are the packaged add-ons every cluster gets unless disabled.
-var AddOns = []string{"coredns", "local-path", "servicelb", "metrics-server"}
+var AddOns = []string{"coredns", "local-path", "servicelb", "metrics-server", "helm-controller"}
 
 // Network settings.
 type Network struct {
