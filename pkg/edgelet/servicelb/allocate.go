@@ -52,6 +52,20 @@ func ingressIP(svc *corev1.Service) (netip.Addr, bool) {
 
 func key(svc *corev1.Service) string { return svc.Namespace + "/" + svc.Name }
 
+// oldestFirst is a copy of svcs sorted by age, then name: the order in which
+// Services win an address or a port that several want.
+func oldestFirst(svcs []*corev1.Service) []*corev1.Service {
+	svcs = slices.Clone(svcs)
+	sort.SliceStable(svcs, func(i, j int) bool {
+		a, b := svcs[i].CreationTimestamp, svcs[j].CreationTimestamp
+		if !a.Equal(&b) {
+			return a.Before(&b)
+		}
+		return key(svcs[i]) < key(svcs[j])
+	})
+	return svcs
+}
+
 // allocation is the address of each Service the controller serves, and
 // why a Service has none.
 type allocation struct {
@@ -64,14 +78,7 @@ type allocation struct {
 // the one spec.loadBalancerIP asks for, else the lowest free one. An
 // address that another implementation's Service shows is not handed out.
 func allocate(svcs []*corev1.Service, pool iprange.Range) allocation {
-	svcs = slices.Clone(svcs)
-	sort.SliceStable(svcs, func(i, j int) bool {
-		a, b := svcs[i].CreationTimestamp, svcs[j].CreationTimestamp
-		if !a.Equal(&b) {
-			return a.Before(&b)
-		}
-		return key(svcs[i]) < key(svcs[j])
-	})
+	svcs = oldestFirst(svcs)
 	out := allocation{ip: map[string]netip.Addr{}, problem: map[string]string{}}
 	used := map[netip.Addr]string{}
 	for _, svc := range svcs {

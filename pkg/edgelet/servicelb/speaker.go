@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sort"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,10 +62,7 @@ func (s *speaker) sync(context.Context) error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(svcs, func(i, j int) bool {
-		a, b := svcs[i].CreationTimestamp, svcs[j].CreationTimestamp
-		return a.Before(&b) || a.Equal(&b) && key(svcs[i]) < key(svcs[j])
-	})
+	svcs = oldestFirst(svcs)
 	var held []netip.Addr
 	targets := map[int]string{}
 	for _, svc := range svcs {
