@@ -4,13 +4,17 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm
 
 all: build
 
 ## build: the edgectl binary (small: it does not link Kubernetes itself)
 build:
 	$(GO) build -ldflags "-s -w" -o bin/edgectl ./cmd/edgectl
+
+## helm: the helm CLI (Helm v4, a tool of go.mod) in bin/, for charts against a cluster
+helm:
+	$(GO) build -o bin/helm helm.sh/helm/v4/cmd/helm
 
 ## deps: install what a fresh Debian machine lacks (Docker engine, debootstrap) and start dockerd
 deps:

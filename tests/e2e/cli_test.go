@@ -21,13 +21,20 @@ import (
 // edgectlBinary builds bin/edgectl-e2e once per test binary run.
 func edgectlBinary(t *testing.T) string {
 	t.Helper()
+	return goBinary(t, "./cmd/edgectl", "edgectl")
+}
+
+// goBinary builds a main package of this module, or a tool its go.mod
+// names, into the test's temporary directory.
+func goBinary(t *testing.T, pkg, name string) string {
+	t.Helper()
 	_, file, _, _ := goruntime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(t.TempDir(), "edgectl")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/edgectl")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build edgectl: %v\n%s", err, out)
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }

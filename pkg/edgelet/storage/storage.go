@@ -121,7 +121,7 @@ func Sync(ctx context.Context, client kubernetes.Interface, dir, node string, gr
 			continue
 		}
 		live[filepath.Base(pv.Spec.HostPath.Path)] = true
-		if nodeOf(&pv) != node || pv.Status.Phase == corev1.VolumeReleased {
+		if NodeOf(&pv) != node || pv.Status.Phase == corev1.VolumeReleased {
 			continue
 		}
 		if _, err := os.Stat(pv.Spec.HostPath.Path); err == nil {
@@ -155,8 +155,8 @@ func Sync(ctx context.Context, client kubernetes.Interface, dir, node string, gr
 	return nil
 }
 
-// nodeOf is the node a volume is pinned to.
-func nodeOf(pv *corev1.PersistentVolume) string {
+// NodeOf is the node a volume is pinned to.
+func NodeOf(pv *corev1.PersistentVolume) string {
 	if pv.Spec.NodeAffinity == nil || pv.Spec.NodeAffinity.Required == nil {
 		return ""
 	}
