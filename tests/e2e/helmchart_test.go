@@ -5,10 +5,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +29,8 @@ import (
 // helm.cattle.io/v1 shape, chart inline in chartContent) in the manifests
 // directory given to create gives a deployed release; changing its values
 // upgrades the release; removing the file uninstalls it. Status shows on the
-// resource.
+// resource. A HelmChart naming a chart in a repository (one the test serves
+// on the host), applied with kubectl, installs, and deleting it uninstalls.
 func TestHelmChartManifest(t *testing.T) {
 	e := setup(t)
 	const name = "e2e-helm"
@@ -38,7 +44,7 @@ func TestHelmChartManifest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	waitMessage(ctx, t, client, "one")
+	waitMessage(ctx, t, client, "hello", "one")
 	status := e.nodeExec(t, server, "kubectl", "get", "helmchart", "-n", "kube-system", "hello",
 		"-o", "jsonpath={.status.releaseRevision} {.status.conditions[?(@.type=='Deployed')].status}")
 	if status != "1 True" {
@@ -49,7 +55,7 @@ func TestHelmChartManifest(t *testing.T) {
 	if err := e.p.Runtime().WriteFiles(ctx, server, map[string][]byte{manifest: helmChartYAML(t, "two")}); err != nil {
 		t.Fatal(err)
 	}
-	waitMessage(ctx, t, client, "two")
+	waitMessage(ctx, t, client, "hello", "two")
 	if rev := e.nodeExec(t, server, "kubectl", "get", "helmchart", "-n", "kube-system", "hello", "-o", "jsonpath={.status.releaseRevision}"); rev != "2" {
 		t.Errorf("revision after the upgrade: %q", rev)
 	}
@@ -66,14 +72,40 @@ func TestHelmChartManifest(t *testing.T) {
 	if err != nil || len(secrets.Items) != 0 {
 		t.Errorf("release records left: %d (%v)", len(secrets.Items), err)
 	}
+
+	// A chart from a repository, by name and version, as most k3s HelmChart
+	// files have it, applied with kubectl; deleting the resource uninstalls.
+	repo := serveChartRepo(t, e, server)
+	fromRepo := fmt.Sprintf(`apiVersion: helm.cattle.io/v1
+kind: HelmChart
+metadata:
+  name: from-repo
+  namespace: kube-system
+spec:
+  repo: %s
+  chart: hello
+  version: 0.1.0
+  targetNamespace: demo
+  createNamespace: true
+  valuesContent: "message: repo"
+`, repo)
+	if err := e.p.Runtime().WriteFiles(ctx, server, map[string][]byte{"/root/from-repo.yaml": []byte(fromRepo)}); err != nil {
+		t.Fatal(err)
+	}
+	e.nodeExec(t, server, "kubectl", "apply", "-f", "/root/from-repo.yaml")
+	waitMessage(ctx, t, client, "from-repo", "repo")
+	e.nodeExec(t, server, "kubectl", "delete", "helmchart", "-n", "kube-system", "from-repo", "--wait")
+	if _, err := client.CoreV1().ConfigMaps("demo").Get(ctx, "from-repo-config", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("deleting the HelmChart left its release: %v", err)
+	}
 }
 
-// waitMessage waits for the chart's ConfigMap to carry message.
-func waitMessage(ctx context.Context, t *testing.T, c kubernetes.Interface, message string) {
+// waitMessage waits for the release's ConfigMap to carry message.
+func waitMessage(ctx context.Context, t *testing.T, c kubernetes.Interface, release, message string) {
 	t.Helper()
 	var got string
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		cm, err := c.CoreV1().ConfigMaps("demo").Get(ctx, "hello-config", metav1.GetOptions{})
+		cm, err := c.CoreV1().ConfigMaps("demo").Get(ctx, release+"-config", metav1.GetOptions{})
 		if err == nil {
 			got = cm.Data["message"]
 		}
@@ -87,6 +119,24 @@ func waitMessage(ctx context.Context, t *testing.T, c kubernetes.Interface, mess
 // helmChartYAML is a HelmChart whose chart is inline: a ConfigMap that
 // carries the value message.
 func helmChartYAML(t *testing.T, message string) []byte {
+	t.Helper()
+	return fmt.Appendf(nil, `apiVersion: helm.cattle.io/v1
+kind: HelmChart
+metadata:
+  name: hello
+  namespace: kube-system
+spec:
+  chartContent: %s
+  targetNamespace: demo
+  createNamespace: true
+  valuesContent: |-
+    message: %s
+`, base64.StdEncoding.EncodeToString(helloChart(t)), message)
+}
+
+// helloChart is the packaged chart hello 0.1.0: a ConfigMap
+// RELEASE-config that carries the value message.
+func helloChart(t *testing.T) []byte {
 	t.Helper()
 	files := map[string]string{
 		"hello/Chart.yaml":        "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
@@ -110,16 +160,39 @@ func helmChartYAML(t *testing.T, message string) []byte {
 	if err := gz.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Appendf(nil, `apiVersion: helm.cattle.io/v1
-kind: HelmChart
-metadata:
-  name: hello
-  namespace: kube-system
-spec:
-  chartContent: %s
-  targetNamespace: demo
-  createNamespace: true
-  valuesContent: |-
-    message: %s
-`, base64.StdEncoding.EncodeToString(buf.Bytes()), message)
+	return buf.Bytes()
+}
+
+// serveChartRepo serves a chart repository with the hello chart on the
+// host, at an address the nodes reach (the network's gateway), until the
+// test ends: a repository that needs no internet.
+func serveChartRepo(t *testing.T, e *env, node string) string {
+	t.Helper()
+	chart := helloChart(t)
+	index := fmt.Sprintf(`apiVersion: v1
+entries:
+  hello:
+    - apiVersion: v2
+      name: hello
+      version: 0.1.0
+      digest: %x
+      urls: [hello-0.1.0.tgz]
+generated: "%s"
+`, sha256.Sum256(chart), time.Now().UTC().Format(time.RFC3339))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/index.yaml", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, index) })
+	mux.HandleFunc("/hello-0.1.0.tgz", func(w http.ResponseWriter, r *http.Request) { w.Write(chart) })
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	// "default via GATEWAY dev eth0"
+	route := strings.Fields(e.nodeExec(t, node, "ip", "-4", "route", "show", "default"))
+	if len(route) < 3 {
+		t.Fatalf("no default route on %s: %v", node, route)
+	}
+	return fmt.Sprintf("http://%s:%d", route[2], l.Addr().(*net.TCPAddr).Port)
 }
