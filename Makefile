@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial
 
 all: build
 
@@ -41,6 +41,14 @@ lint: bin/staticcheck
 
 bin/staticcheck: hack/tools/go.mod hack/tools/go.sum
 	cd hack/tools && $(GO) build -o ../../bin/staticcheck honnef.co/go/tools/cmd/staticcheck
+
+## test-conformance: the upstream [Conformance] suite (not [Serial]/[Disruptive]) on a 1+2 cluster, offline; ~45 min
+test-conformance: image
+	hack/conformance/run.sh
+
+## test-conformance-serial: the [Serial] [Conformance] tests, one at a time
+test-conformance-serial: image
+	SERIAL=1 hack/conformance/run.sh
 
 test-e2e:
 	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./tests/e2e/...
