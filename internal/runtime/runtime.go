@@ -103,6 +103,8 @@ type Container struct {
 	Labels  map[string]string
 	IP      string // on the cluster network
 	Network string
+	// Networks are all the networks the container is attached to.
+	Networks []string
 }
 
 // ExecResult is the output of a command run in a container.
@@ -129,6 +131,10 @@ type Provider interface {
 	// NetworkSubnets returns the IPv4 subnets of every network of the engine.
 	NetworkSubnets(ctx context.Context) ([]string, error)
 	ListNetworks(ctx context.Context, labels map[string]string) ([]string, error)
+	// Connect attaches a container to one more network (as a no-op when it
+	// is attached already); Disconnect detaches it.
+	Connect(ctx context.Context, container, network string) error
+	Disconnect(ctx context.Context, container, network string) error
 	// CreateNode creates the container (and its volumes), writes Files, and
 	// starts it. A failed start leaves the container for the caller to remove.
 	CreateNode(ctx context.Context, spec NodeSpec) error
@@ -143,6 +149,8 @@ type Provider interface {
 	ListVolumes(ctx context.Context, labels map[string]string) ([]string, error)
 	RemoveVolume(ctx context.Context, name string) error
 	Exec(ctx context.Context, name string, cmd []string, stdin io.Reader) (ExecResult, error)
+	// ExecDirect runs a command in a container whose image has no shell.
+	ExecDirect(ctx context.Context, name string, cmd []string) (ExecResult, error)
 	// WriteFiles writes files (path -> content, mode 0600) into a container,
 	// running or stopped.
 	WriteFiles(ctx context.Context, name string, files map[string][]byte) error

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,12 +67,21 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 	others := indexes(1, cfg.Servers-1)
 	steps := []step{
 		{title: fmt.Sprintf("Creating network %s", networkName(cfg.Name)),
-			do:   func(ctx context.Context) error { return p.createNetwork(ctx, cfg) },
-			undo: func(ctx context.Context) error { return p.rt.DeleteNetwork(ctx, networkName(cfg.Name)) }},
+			do: func(ctx context.Context) error { return p.createNetwork(ctx, cfg) },
+			undo: func(ctx context.Context) error {
+				return errors.Join(p.detachRegistries(ctx, cfg.Name), p.rt.DeleteNetwork(ctx, networkName(cfg.Name)))
+			}},
 		{title: "Starting the load balancer",
 			do:   func(ctx context.Context) error { return p.startLB(ctx, cfg, autoPort) },
 			undo: func(ctx context.Context) error { return p.rt.Remove(ctx, lbName(cfg.Name)) }},
 		j.nodeStep("Starting the first server", RoleServer, []int{0}, "", false),
+	}
+	if len(cfg.Registries) > 0 {
+		// Before any node starts, so that its first pull finds the registry;
+		// after the load balancer, whose fixed address (.2) the engine would
+		// otherwise hand to the registry (nodes start at .10).
+		steps = slices.Insert(steps, 2, step{title: "Attaching registries " + strings.Join(cfg.Registries, ", "),
+			do: func(ctx context.Context) error { return p.attachRegistries(ctx, cfg) }})
 	}
 	if len(others) > 0 {
 		steps = append(steps, j.joinStep(fmt.Sprintf("Joining %d more server(s), one at a time", len(others)), others))
@@ -122,6 +132,9 @@ func (p *Provider) preflight(ctx context.Context, cfg *v1alpha1.Cluster) error {
 			"node image %q not found in the engine", cfg.Image)
 	}
 	if _, err := userManifests(cfg); err != nil {
+		return err
+	}
+	if err := p.resolveRegistries(ctx, cfg); err != nil {
 		return err
 	}
 	p.warnInotify(ctx, cfg.Servers, cfg.Agents)

@@ -63,6 +63,10 @@ func (p *Provider) deleteCluster(ctx context.Context, name, kubeconfig string) e
 	if err != nil {
 		all = append(all, err)
 	}
+	if len(nets) > 0 {
+		// A registry the cluster used stays; it only leaves the network.
+		all = append(all, p.detachRegistries(ctx, name))
+	}
 	for _, n := range nets {
 		all = append(all, p.rt.DeleteNetwork(ctx, n))
 	}

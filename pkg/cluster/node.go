@@ -68,6 +68,10 @@ func (p *Provider) AddNode(ctx context.Context, opts AddNodeOptions) (string, er
 	if err := cfg.Validate(); err != nil {
 		return "", edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "", err)
 	}
+	// The new node pulls through the cluster's registries, as the others do.
+	if err := p.resolveRegistries(ctx, cfg); err != nil {
+		return "", err
+	}
 	p.warnInotify(ctx, boolInt(role == RoleServer), boolInt(role == RoleAgent))
 	j := &job{p: p, cfg: cfg, privileged: server.Labels[labelPrivileged] == "true"}
 	node := nodeName(opts.Cluster, role, next)

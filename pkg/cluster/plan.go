@@ -63,6 +63,7 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 		TypeMeta: meta.TypeMeta{APIVersion: nodev1.APIVersion, Kind: nodev1.Kind}, Role: role,
 		NodeName: nodeName(cfg.Name, role, i), NodeIP: addr.node(role, i), TokenFile: nodev1.DefaultTokenFile,
 		ClusterCIDR: cfg.Kubernetes.ClusterCIDR, ServiceCIDR: cfg.Kubernetes.ServiceCIDR,
+		Mirrors: maps.Clone(cfg.Mirrors),
 	}
 	args := cfg.AgentArgs
 	if role == RoleServer {
@@ -139,6 +140,11 @@ func planNode(cfg *v1alpha1.Cluster, role string, i int, join, token string, pri
 			return nodePlan{}, err
 		}
 		maps.Copy(files, manifests)
+		hosting, err := localRegistryManifest(cfg)
+		if err != nil {
+			return nodePlan{}, err
+		}
+		maps.Copy(files, hosting)
 	}
 	name := nc.NodeName
 	vols := volumes(name)

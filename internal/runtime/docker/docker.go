@@ -264,7 +264,11 @@ func translate(s runtime.NodeSpec) (*container.Config, *container.HostConfig, *n
 		cfg.ExposedPorts[port] = struct{}{}
 		host.PortBindings[port] = append(host.PortBindings[port], nat.PortBinding{HostIP: pm.HostIP, HostPort: strconv.Itoa(pm.HostPort)})
 	}
-	ep := &network.EndpointSettings{Aliases: []string{s.Hostname}}
+	ep := &network.EndpointSettings{}
+	if s.Network != "bridge" && s.Network != "podman" {
+		// The engines' default networks take no aliases (and resolve no names).
+		ep.Aliases = []string{s.Hostname}
+	}
 	if s.IP != "" {
 		if _, err := netip.ParseAddr(s.IP); err != nil {
 			return nil, nil, nil, fmt.Errorf("node %s: bad IP %q", s.Name, s.IP)
@@ -302,12 +306,32 @@ func (p *Provider) List(ctx context.Context, labels map[string]string) ([]runtim
 		if c.NetworkSettings != nil {
 			for name, ep := range c.NetworkSettings.Networks {
 				rc.Network, rc.IP = name, ep.IPAddress
+				rc.Networks = append(rc.Networks, name)
 			}
+			sort.Strings(rc.Networks)
 		}
 		out = append(out, rc)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Connect attaches a container to a network; already attached is no error.
+func (p *Provider) Connect(ctx context.Context, name, net string) error {
+	err := p.cli.NetworkConnect(ctx, net, name, nil)
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("connect %s to network %s: %w", name, net, err)
+	}
+	return nil
+}
+
+// Disconnect detaches a container from a network; not attached is no error.
+func (p *Provider) Disconnect(ctx context.Context, name, net string) error {
+	err := p.cli.NetworkDisconnect(ctx, net, name, true)
+	if err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "is not connected") {
+		return fmt.Errorf("disconnect %s from network %s: %w", name, net, err)
+	}
+	return nil
 }
 
 // Start starts a stopped container.

@@ -24,8 +24,18 @@ const exitMarker = "\nedgectl-exit-status="
 
 // Exec runs cmd in the container and waits for it to exit.
 func (p *Provider) Exec(ctx context.Context, name string, cmd []string, stdin io.Reader) (runtime.ExecResult, error) {
-	var res runtime.ExecResult
 	wrapped := append([]string{"sh", "-c", `"$@"; printf '` + strings.ReplaceAll(exitMarker, "\n", "\\n") + `%d\n' $? >&2`, "sh"}, cmd...)
+	return p.exec(ctx, name, wrapped, stdin)
+}
+
+// ExecDirect runs cmd with no shell around it, for images that have none;
+// the exit code comes from the engine.
+func (p *Provider) ExecDirect(ctx context.Context, name string, cmd []string) (runtime.ExecResult, error) {
+	return p.exec(ctx, name, cmd, nil)
+}
+
+func (p *Provider) exec(ctx context.Context, name string, wrapped []string, stdin io.Reader) (runtime.ExecResult, error) {
+	var res runtime.ExecResult
 	created, err := p.cli.ContainerExecCreate(ctx, name, container.ExecOptions{
 		Cmd: wrapped, AttachStdout: true, AttachStderr: true, AttachStdin: stdin != nil,
 	})

@@ -62,8 +62,10 @@ func (r *Runtime) List(_ context.Context, labels map[string]string) ([]runtime.C
 	var out []runtime.Container
 	for name, c := range r.containers {
 		if matches(c.Spec.Labels, labels) {
+			nets := append([]string{c.Spec.Network}, c.Extra...)
+			sort.Strings(nets)
 			out = append(out, runtime.Container{Name: name, ID: "id-" + name, Image: c.Spec.Image, State: c.State,
-				Labels: c.Spec.Labels, IP: c.Spec.IP, Network: c.Spec.Network})
+				Labels: c.Spec.Labels, IP: c.Spec.IP, Network: c.Spec.Network, Networks: nets})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -146,6 +148,11 @@ func (r *Runtime) ListVolumes(_ context.Context, labels map[string]string) ([]st
 // RemoveVolume deletes a volume; a missing one is fine.
 func (r *Runtime) RemoveVolume(_ context.Context, name string) error {
 	return r.forget("volume-remove", name, func() { delete(r.volumes, name) })
+}
+
+// ExecDirect is Exec: the fake has no shell to leave out.
+func (r *Runtime) ExecDirect(ctx context.Context, name string, cmd []string) (runtime.ExecResult, error) {
+	return r.Exec(ctx, name, cmd, nil)
 }
 
 // Exec runs cmd through the OnExec hook, in a running container only.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 
@@ -22,6 +23,8 @@ type Container struct {
 	Spec  runtime.NodeSpec
 	State string
 	Files map[string][]byte
+	// Extra are the networks it was connected to after it was created.
+	Extra []string
 }
 
 // Runtime is the fake engine. The zero value is not usable; call New.
@@ -172,11 +175,41 @@ func (r *Runtime) DeleteNetwork(_ context.Context, name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.containers {
-		if c.Spec.Network == name {
+		if c.Spec.Network == name || slices.Contains(c.Extra, name) {
 			return fmt.Errorf("network %s has active endpoints", name)
 		}
 	}
 	delete(r.networks, name)
+	return nil
+}
+
+// Connect attaches a container to one more network.
+func (r *Runtime) Connect(_ context.Context, name, net string) error {
+	if err := r.check("connect", name); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.containers[name]
+	if _, exists := r.networks[net]; !ok || !exists {
+		return fmt.Errorf("connect %s to %s: %w", name, net, runtime.ErrNotFound)
+	}
+	if c.Spec.Network != net && !slices.Contains(c.Extra, net) {
+		c.Extra = append(c.Extra, net)
+	}
+	return nil
+}
+
+// Disconnect detaches a container from a network it was connected to.
+func (r *Runtime) Disconnect(_ context.Context, name, net string) error {
+	if err := r.check("disconnect", name); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.containers[name]; ok {
+		c.Extra = slices.DeleteFunc(c.Extra, func(n string) bool { return n == net })
+	}
 	return nil
 }
 

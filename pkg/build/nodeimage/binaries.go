@@ -71,6 +71,8 @@ func builds(edgeletVersion string) []goBuild {
 			"github.com/containernetworking/plugins/plugins/meta/portmap",
 		}},
 		{ModuleDir: "images/coredns", Out: "sys/coredns", Packages: []string{"./cmd/coredns"}},
+		// The registry runs beside the nodes, in the engine (its own image).
+		{ModuleDir: "images/registry", Out: "sys/registry", Packages: []string{"."}},
 	}
 }
 

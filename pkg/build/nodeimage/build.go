@@ -96,10 +96,10 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 		return nil, fmt.Errorf("hash build inputs: %w", err)
 	}
 	if opts.Output == "docker" && !opts.Force {
-		if have, ok, err := engine.ImageLabel(ctx, opts.Tag, LabelInputs); err != nil {
+		if fresh, err := b.upToDate(ctx, inputs); err != nil {
 			return nil, err
-		} else if ok && have == inputs {
-			b.log("%s is up to date (inputs %s)", opts.Tag, inputs[:12])
+		} else if fresh {
+			b.log("%s and %s are up to date (inputs %s)", opts.Tag, RegistryImage, inputs[:12])
 			return &Result{Tag: opts.Tag, CacheHit: true, Duration: time.Since(start)}, nil
 		}
 	}
@@ -122,7 +122,35 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 	if err := b.output(ctx, img); err != nil {
 		return nil, err
 	}
+	if opts.Output == "docker" {
+		if err := b.registryImage(ctx, binDir, inputs); err != nil {
+			return nil, err
+		}
+	}
 	return &Result{Tag: opts.Tag, Size: size, Duration: time.Since(start)}, nil
+}
+
+// upToDate tells whether the engine holds the node image and the registry
+// image of these inputs.
+func (b *builder) upToDate(ctx context.Context, inputs string) (bool, error) {
+	for _, ref := range []string{b.opts.Tag, RegistryImage} {
+		have, ok, err := b.engine.ImageLabel(ctx, ref, LabelInputs)
+		if err != nil || !ok || have != inputs {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// registryImage loads the registry's image into the engine.
+func (b *builder) registryImage(ctx context.Context, binDir, inputs string) error {
+	img, err := sysimage.Build(sysimage.Spec{Arch: b.opts.Arch, Entrypoint: []string{"/registry"},
+		Files:  map[string]string{"/registry": filepath.Join(binDir, "sys", "registry")},
+		Labels: map[string]string{LabelInputs: inputs}})
+	if err != nil {
+		return fmt.Errorf("build the registry image: %w", err)
+	}
+	return b.load(ctx, RegistryImage, img)
 }
 
 // overlay writes the layer that goes over the Debian rootfs: binaries, the
@@ -218,8 +246,18 @@ func (b *builder) output(ctx context.Context, img v1.Image) error {
 	if b.opts.Output == "oci-tar" {
 		return writeOCITar(b.opts.OutFile, ref, img)
 	}
-	b.log("loading %s into the container engine", b.opts.Tag)
-	oldID, _ := b.engine.ImageID(ctx, b.opts.Tag)
+	return b.load(ctx, b.opts.Tag, img)
+}
+
+// load loads img into the engine as tag, and removes the image the tag
+// named before.
+func (b *builder) load(ctx context.Context, tag string, img v1.Image) error {
+	ref, err := name.NewTag(tag)
+	if err != nil {
+		return fmt.Errorf("tag %q: %w", tag, err)
+	}
+	b.log("loading %s into the container engine", tag)
+	oldID, _ := b.engine.ImageID(ctx, tag)
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(tarball.Write(ref, img, pw)) }()
 	if err := b.engine.LoadImage(ctx, pr); err != nil {
@@ -228,7 +266,7 @@ func (b *builder) output(ctx context.Context, img v1.Image) error {
 	}
 	// The tag moved to the new image; drop the old one so rebuilds do not
 	// pile up 400 MB dangling images. In use by a cluster, it stays.
-	if newID, _ := b.engine.ImageID(ctx, b.opts.Tag); oldID != "" && newID != oldID {
+	if newID, _ := b.engine.ImageID(ctx, tag); oldID != "" && newID != oldID {
 		_ = b.engine.RemoveImage(ctx, oldID)
 	}
 	return nil

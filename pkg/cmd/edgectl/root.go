@@ -29,6 +29,7 @@ import (
 	nodeadd "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/add"
 	nodedelete "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/delete"
 	nodelist "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/list"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/registry"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/version"
 )
 
@@ -104,7 +105,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	imageCmd.AddCommand(build.NewCommand(deps), imports.NewCommand(deps))
 	configCmd := &cobra.Command{Use: "config", Short: "Cluster config files"}
 	configCmd.AddCommand(initcmd.NewCommand(deps))
-	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, netcmd.NewCommand(deps), version.NewCommand(deps))
+	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, netcmd.NewCommand(deps), registry.NewCommand(deps), version.NewCommand(deps))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, fmt.Sprintf("see `%s --help`", c.CommandPath()), err)
 	})

@@ -85,10 +85,13 @@ func renderContainerdConfig(p containerdParams) ([]byte, error) {
 func (a *agent) startContainerd(ctx context.Context) error {
 	dir := filepath.Join(a.cfg.AgentDir(), "containerd")
 	registryDir := filepath.Join(a.cfg.AgentDir(), "etc", "containerd", "certs.d")
-	for _, d := range []string{dir, registryDir, cniConfDir} {
+	for _, d := range []string{dir, cniConfDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
+	}
+	if err := writeMirrors(registryDir, a.cfg.Mirrors); err != nil {
+		return fmt.Errorf("registry mirrors: %w", err)
 	}
 	conf, err := renderContainerdConfig(containerdParams{
 		Socket:              ContainerdSocket,

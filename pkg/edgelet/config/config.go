@@ -35,6 +35,8 @@ type Agent struct {
 	SandboxImage   string
 	KubeletArgs    []string
 	KubeProxyArgs  []string
+	// Mirrors: registry host -> mirror URL (containerd's certs.d).
+	Mirrors map[string]string
 	// Unprivileged is true when the node cannot set negative oom_score_adj
 	// (no CAP_SYS_RESOURCE); detected at start.
 	Unprivileged bool
@@ -80,6 +82,7 @@ func FromNode(nc *nodev1.NodeConfig) (*Server, error) {
 			NodeLabels: labels, NodeTaints: nc.Taints, Server: nc.Server, Token: tok,
 			ClusterCIDR: nc.ClusterCIDR, ServiceCIDR: nc.ServiceCIDR, ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain,
 			SandboxImage: nc.PauseImage, KubeletArgs: nc.Args.Kubelet, KubeProxyArgs: nc.Args.KubeProxy,
+			Mirrors: nc.Mirrors,
 		},
 		BindAddress: nc.BindAddress, HTTPSPort: nc.HTTPSPort, TLSSANs: nc.TLSSANs,
 		DatastoreEndpoint: nc.Datastore.Endpoint, ClusterInit: nc.Datastore.ClusterInit, DisableAgent: nc.DisableAgent,

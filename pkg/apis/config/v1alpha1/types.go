@@ -45,6 +45,23 @@ type Cluster struct {
 	Manifests string `json:"manifests,omitempty"`
 	// Disable names packaged add-ons not to deploy (AddOns lists them).
 	Disable []string `json:"disable,omitempty"`
+	// Registries are edgectl registries (`edgectl registry create`) that
+	// every node pulls through: each joins the cluster's network.
+	Registries []string `json:"registries,omitempty"`
+
+	// Mirrors (registry host -> mirror URL) and LocalRegistry are resolved
+	// from Registries by edgectl at create and node add; never stored.
+	Mirrors       map[string]string `json:"-"`
+	LocalRegistry *LocalRegistry    `json:"-"`
+}
+
+// LocalRegistry is KEP-1755's local registry hosting: where to push images
+// that the cluster can run.
+type LocalRegistry struct {
+	Host                     string `json:"host"`
+	HostFromContainerRuntime string `json:"hostFromContainerRuntime"`
+	HostFromClusterNetwork   string `json:"hostFromClusterNetwork"`
+	Help                     string `json:"help"`
 }
 
 // AddOns are the packaged add-ons every cluster gets unless disabled.

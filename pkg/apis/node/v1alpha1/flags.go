@@ -41,6 +41,7 @@ func (c *NodeConfig) addFlags(fs *pflag.FlagSet, appendLists bool) {
 	fs.VarPF(&boolValue{&c.DisableAgent}, "disable-agent", "", "do not run kubelet and kube-proxy on this server").NoOptDefVal = "true"
 	fs.Var(&listValue{p: &c.Disable, set: appendLists, comma: true}, "disable", "packaged manifests not to deploy, e.g. coredns")
 	str(&c.ServiceLBRange, "service-lb-range", "addresses for LoadBalancer Services, FIRST-LAST or a CIDR on the nodes' network")
+	fs.Var(&mapValue{p: &c.Mirrors, set: appendLists}, "registry-mirror", "HOST=URL: pull images of registry HOST through the mirror at URL (repeatable)")
 	str(&c.WriteKubeconfig, "write-kubeconfig", "where to write the admin kubeconfig")
 	str(&c.WriteKubeconfigMode, "write-kubeconfig-mode", "file mode of the admin kubeconfig")
 	list(&c.Args.APIServer, "kube-apiserver-arg", "extra kube-apiserver flag, name=value (repeatable)")

@@ -60,6 +60,11 @@ type NodeConfig struct {
 	// from ("FIRST-LAST" or a CIDR on the nodes' network). Empty: no
 	// LoadBalancer addresses are handed out.
 	ServiceLBRange string `json:"serviceLBRange,omitempty"`
+	// Mirrors map an image registry host (docker.io, localhost:5001) to the
+	// mirror its images are pulled through (http://edgectl-registry-x:5000):
+	// edgelet writes containerd's certs.d/HOST/hosts.toml for each and
+	// removes the directories of hosts no longer named.
+	Mirrors map[string]string `json:"mirrors,omitempty"`
 	// WriteKubeconfig is where a server writes its admin kubeconfig, with
 	// WriteKubeconfigMode (octal).
 	WriteKubeconfig     string `json:"writeKubeconfig,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -47,6 +48,12 @@ func (c *NodeConfig) Validate() error {
 	if c.ServiceLBRange != "" {
 		if _, err := iprange.Parse(c.ServiceLBRange); err != nil {
 			add("serviceLBRange %v", err)
+		}
+	}
+	for host, mirror := range c.Mirrors {
+		u, err := url.Parse(mirror)
+		if host == "" || strings.ContainsAny(host, "/ ") || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("mirrors %s=%s: must be HOST=http(s)://HOST[:PORT]", host, mirror)
 		}
 	}
 	if c.Server != "" && !strings.HasPrefix(c.Server, "https://") {

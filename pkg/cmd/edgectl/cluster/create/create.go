@@ -30,6 +30,7 @@ type flagpole struct {
 	AgentArgs       []string
 	Disable         []string
 	Manifests       string
+	Registries      []string
 }
 
 // NewCommand returns `edgectl cluster create`.
@@ -88,6 +89,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 			cfg.ServerArgs = append(cfg.ServerArgs, f.ServerArgs...)
 			cfg.AgentArgs = append(cfg.AgentArgs, f.AgentArgs...)
 			cfg.Disable = append(cfg.Disable, f.Disable...)
+			cfg.Registries = append(cfg.Registries, f.Registries...)
 			if f.Manifests != "" {
 				cfg.Manifests = f.Manifests
 			}
@@ -127,6 +129,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 	fs.StringArrayVar(&f.ServerArgs, "server-arg", nil, "extra edgelet server flag NAME=VALUE for every server, e.g. kube-apiserver-arg=v=2 (repeatable)")
 	fs.StringArrayVar(&f.AgentArgs, "agent-arg", nil, "extra edgelet agent flag NAME=VALUE for every agent (repeatable)")
 	fs.StringSliceVar(&f.Disable, "disable", nil, "packaged add-ons not to deploy: "+strings.Join(v1alpha1.AddOns, ", ")+" (repeatable or comma-separated)")
+	fs.StringSliceVar(&f.Registries, "registry", nil, "pull every image through this edgectl registry (`edgectl registry create`); repeatable")
 	fs.StringVar(&f.Manifests, "manifests", "", "directory of manifests (.yaml, HelmCharts) to apply at create and keep applied, like k3s's server/manifests")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: first of $KUBECONFIG, or ~/.kube/config)")
 	return cmd

@@ -1,0 +1,232 @@
+// Package registry manages edgectl's registries: one container per registry
+// (images/registry) that is a pull-through cache of several upstream
+// registries and a local registry to push to, with its storage on a labelled
+// volume. A registry belongs to no cluster: clusters that use it attach it to
+// their network, and those attachments are the record of who uses it (an
+// engine cannot change a container's labels after it is created).
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/internal/log"
+	"github.com/edgectl/edgectl/internal/runtime"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+)
+
+// Labels of a registry's container and volume.
+const (
+	LabelRegistry  = "io.edgectl.registry"           // its name
+	LabelPort      = "io.edgectl.registry.port"      // host port of localhost:PORT ("" none)
+	LabelUpstreams = "io.edgectl.registry.upstreams" // upstream hosts, comma-separated (never credentials)
+)
+
+// Where the registry listens in its container, and keeps its config and data.
+const (
+	ContainerPort = 5000
+	configPath    = "/etc/edgectl/registry.json"
+	dataDir       = "/var/lib/registry"
+)
+
+// ContainerName is the registry's container (and DNS name on the networks it
+// joins); its volume has the same name.
+func ContainerName(name string) string { return "edgectl-registry-" + name }
+
+// Endpoint is the address nodes and pods reach the registry at.
+func Endpoint(name string) string {
+	return net.JoinHostPort(ContainerName(name), strconv.Itoa(ContainerPort))
+}
+
+// Registry is a registry as listed.
+type Registry struct {
+	Name      string   `json:"name"`
+	Container string   `json:"container"`
+	State     string   `json:"state"`
+	Port      int      `json:"port,omitempty"` // localhost:PORT on the host
+	Upstreams []string `json:"upstreams"`
+	// Networks are the engine networks it is attached to.
+	Networks []string `json:"networks"`
+	// Endpoint is host:port on the networks of the clusters that use it.
+	Endpoint string `json:"endpoint"`
+}
+
+// Manager manages registries on one engine.
+type Manager struct {
+	rt     runtime.Provider
+	logger *log.Logger
+}
+
+// NewManager returns a manager of the registries of rt.
+func NewManager(rt runtime.Provider, logger *log.Logger) *Manager {
+	if logger == nil {
+		logger = log.Discard()
+	}
+	return &Manager{rt: rt, logger: logger}
+}
+
+// List returns every registry, by name.
+func (m *Manager) List(ctx context.Context) ([]Registry, error) {
+	cs, err := m.rt.List(ctx, map[string]string{LabelRegistry: ""})
+	if err != nil {
+		return nil, fmt.Errorf("list registries: %w", err)
+	}
+	out := []Registry{}
+	for _, c := range cs {
+		name := c.Labels[LabelRegistry]
+		if name == "" || c.Name != ContainerName(name) {
+			continue
+		}
+		r := Registry{Name: name, Container: c.Name, State: c.State, Networks: c.Networks, Endpoint: Endpoint(name), Upstreams: []string{}}
+		r.Port, _ = strconv.Atoi(c.Labels[LabelPort])
+		if u := c.Labels[LabelUpstreams]; u != "" {
+			r.Upstreams = strings.Split(u, ",")
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Get returns the registry name, or a not-found error that says how to make it.
+func (m *Manager) Get(ctx context.Context, name string) (*Registry, error) {
+	all, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range all {
+		if r.Name == name {
+			return &r, nil
+		}
+	}
+	return nil, edgeerrors.New(edgeerrors.KindNotFound,
+		fmt.Sprintf("create it with `edgectl registry create %s`, or see `edgectl registry list`", name),
+		"registry %q not found", name)
+}
+
+// Status is what `registry status` reports: the registry, and per upstream
+// whether it answers, its blob hits and misses and the bytes cached.
+type Status struct {
+	Registry
+	Upstreams  []UpstreamStatus `json:"upstreamStatus"`
+	LocalBytes int64            `json:"localBytes"`
+}
+
+// UpstreamStatus is one upstream's counters (images/registry).
+type UpstreamStatus struct {
+	Host        string `json:"host"`
+	URL         string `json:"url"`
+	Reachable   bool   `json:"reachable"`
+	Error       string `json:"error,omitempty"`
+	Hits        int64  `json:"hits"`
+	Misses      int64  `json:"misses"`
+	BytesCached int64  `json:"bytesCached"`
+}
+
+// Status asks the running registry for its counters.
+func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
+	r, err := m.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Registry: *r, Upstreams: []UpstreamStatus{}}
+	if r.State != "running" {
+		return st, nil
+	}
+	res, err := m.rt.ExecDirect(ctx, r.Container, []string{"/registry", "status"})
+	if err != nil || res.ExitCode != 0 {
+		return nil, fmt.Errorf("registry %s status: %v %s", name, err, res.Stderr)
+	}
+	var body struct {
+		Upstreams  []UpstreamStatus `json:"upstreams"`
+		LocalBytes int64            `json:"localBytes"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &body); err != nil {
+		return nil, fmt.Errorf("registry %s status: %w", name, err)
+	}
+	st.Upstreams, st.LocalBytes = body.Upstreams, body.LocalBytes
+	return st, nil
+}
+
+// Delete removes the registry and its volume. It refuses while a cluster's
+// network holds it (clusterNetworks: network -> cluster), unless force.
+func (m *Manager) Delete(ctx context.Context, name string, force bool, clusterNetworks map[string]string) error {
+	r, err := m.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	var users []string
+	for _, n := range r.Networks {
+		if c, ok := clusterNetworks[n]; ok {
+			users = append(users, c)
+		}
+	}
+	if len(users) > 0 && !force {
+		return edgeerrors.New(edgeerrors.KindExists,
+			"delete those clusters first, or pass --force (their nodes then pull from the upstreams directly)",
+			"registry %q is in use by cluster(s) %s", name, strings.Join(users, ", "))
+	}
+	for _, n := range r.Networks {
+		if _, ok := clusterNetworks[n]; ok {
+			if err := m.rt.Disconnect(ctx, r.Container, n); err != nil {
+				return err
+			}
+		}
+	}
+	if err := m.rt.Remove(ctx, r.Container); err != nil {
+		return err
+	}
+	return m.rt.RemoveVolume(ctx, r.Container)
+}
+
+// Attach joins the registry to a cluster's network and returns it.
+func (m *Manager) Attach(ctx context.Context, name, network string) (*Registry, error) {
+	r, err := m.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != "running" {
+		if err := m.rt.Start(ctx, r.Container); err != nil {
+			return nil, fmt.Errorf("start registry %s: %w", name, err)
+		}
+	}
+	return r, m.rt.Connect(ctx, r.Container, network)
+}
+
+// waitReady waits until the registry answers its status endpoint.
+func (m *Manager) waitReady(ctx context.Context, container string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		res, err := m.rt.ExecDirect(ctx, container, []string{"/registry", "status"})
+		if err == nil && res.ExitCode == 0 {
+			return nil
+		}
+		last = res.Stderr
+		if err != nil {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("registry %s did not start: %s (see `docker logs %s`)", container, strings.TrimSpace(last), container)
+}
+
+// imageMissing is the error of a registry image that is not built.
+func imageMissing(image string) error {
+	return edgeerrors.New(edgeerrors.KindImageMissing, "run `edgectl image build` (or `make image`): it builds the registry image too",
+		"registry image %s not found", image)
+}
+
+// defaultImage is the registry image that `edgectl image build` loads.
+const defaultImage = nodeimage.RegistryImage
