@@ -33,6 +33,8 @@ func goBinary(t *testing.T, pkg, name string) string {
 	bin := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
+	// Static: some go into images with no libc.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", pkg, err, out)
 	}
