@@ -42,10 +42,10 @@ step "Building e2e.test, ginkgo and the image programs (cached after the first r
 EDGECTL=$ROOT/bin/edgectl
 
 # The base of the images: Debian with the tools the tests call (dig, curl, nc,
-# ip, nginx) and busybox as /bin/sh, as in upstream's alpine-based images (a
-# dash /bin/sh drops environment variables whose names have a '-').
+# ip, nginx). /bin/sh is bash: dash and Debian's busybox 1.35 ash drop
+# environment variables whose names have a '-', which upstream's images keep.
 BASE=$OUT/rootfs
-PKGS=busybox-static,dnsutils,curl,netcat-openbsd,iproute2,iperf,bash,nginx-light,ca-certificates,procps
+PKGS=busybox-static,bash-static,dnsutils,curl,netcat-openbsd,iproute2,iperf,bash,nginx-light,ca-certificates,procps
 if [[ ! -f $BASE/.done || $(cat "$BASE/.done") != "$PKGS" ]]; then
   step "debootstrap of the test images' base (a minute or two)"
   rm -rf "$BASE"
@@ -62,11 +62,13 @@ cp "$BASE/bin/busybox" "$BB/bin/busybox"
 for applet in $("$BB/bin/busybox" --list); do
   [[ $applet == busybox ]] || ln -s busybox "$BB/bin/$applet"
 done
+cp "$BASE/bin/bash-static" "$BB/bin/bash"
+ln -sf bash "$BB/bin/sh"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$BB/etc/passwd"
 printf 'root:x:0:\nnobody:x:65534:\n' >"$BB/etc/group"
 tar -C "$BB" -c . | docker import -c 'CMD ["sh"]' -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' - "$E2E/busybox:1.37.0-1" >/dev/null
 
-ln -sf busybox "$BASE/bin/sh"
+ln -sf bash "$BASE/bin/sh"
 tar -C "$BASE" --exclude=./.done -c . |
   docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - edgectl-conformance/base:dev >/dev/null
 
@@ -75,10 +77,12 @@ build() { # build TAG DOCKERFILE (context: $OUT/images)
   printf '%s\n' "$2" | docker build -q -t "$1" -f - "$OUT/images" >/dev/null
 }
 mkdir -p "$OUT/images/kitten" "$OUT/images/nautilus"
+# agnhost serves its test certificate: probes of test-webserver ask for it.
+cp "$K8S/test/images/agnhost/porter/localhost."{crt,key} "$OUT/images/"
 cp "$K8S/test/images/kitten/html/"* "$OUT/images/kitten/"
 cp "$K8S/test/images/nautilus/html/"* "$OUT/images/nautilus/"
 AGNHOST='FROM edgectl-conformance/base:dev
-COPY agnhost /agnhost
+COPY agnhost localhost.crt localhost.key /
 RUN ln -s agnhost /agnhost-2 && mkdir -p /uploads && \
     groupadd -g 50000 group-defined-in-image && \
     useradd -u 1000 -M -s /bin/sh -G group-defined-in-image user-defined-in-image

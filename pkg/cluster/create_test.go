@@ -176,6 +176,7 @@ func TestCreateRefusesBeforeCreatingAnything(t *testing.T) {
 		"name taken":    {&v1alpha1.Cluster{Name: "taken"}, edgeerrors.KindExists},
 		"no image":      {&v1alpha1.Cluster{Name: "x", Image: "missing:1"}, edgeerrors.KindImageMissing},
 		"no manifests":  {&v1alpha1.Cluster{Name: "x", Manifests: "/nonexistent/dir"}, edgeerrors.KindInvalidConfig},
+		"no registry":   {&v1alpha1.Cluster{Name: "x", Registries: []string{"nosuch"}}, edgeerrors.KindNotFound},
 	} {
 		err := p.Create(context.Background(), CreateOptions{Config: tc.cfg, Kubeconfig: kubeconfig})
 		var e *edgeerrors.Error
