@@ -25,9 +25,12 @@ type cache struct {
 	Upstream
 	root    string
 	handler http.Handler
-	hits    atomic.Int64
-	misses  atomic.Int64
-	blobs   keyedMutex
+	// seed writes to the cache's storage: `edgectl registry load` pushes an
+	// image into a cache (a distribution proxy takes no pushes).
+	seed   http.Handler
+	hits   atomic.Int64
+	misses atomic.Int64
+	blobs  keyedMutex
 }
 
 // router sends each request to the cache its ns names, or to the local
@@ -46,6 +49,7 @@ func newRouter(ctx context.Context, cfg *Config) (*router, error) {
 		c := &cache{Upstream: u, root: filepath.Join(cfg.Root, "cache", u.Host)}
 		c.handler = handlers.NewApp(ctx, distConfig(c.root, &configuration.Proxy{
 			RemoteURL: u.URL, Username: u.Username, Password: u.Password, TTL: new(time.Duration)}))
+		c.seed = handlers.NewApp(ctx, distConfig(c.root, nil))
 		r.caches[u.Host] = c
 	}
 	return r, nil
@@ -90,6 +94,10 @@ func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.local.ServeHTTP(w, req)
 		return
 	}
+	if isPush(req) {
+		c.seed.ServeHTTP(w, req)
+		return
+	}
 	if m == nil || req.Method != http.MethodGet {
 		c.handler.ServeHTTP(w, req)
 		return
@@ -105,6 +113,19 @@ func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		c.misses.Add(1)
 	}
 	c.handler.ServeHTTP(w, req)
+}
+
+// isPush tells a request of an image push into a cache: `registry load`
+// marks all of its requests (its existence checks too) with seed=1.
+func isPush(req *http.Request) bool {
+	if req.URL.Query().Get("seed") == "1" {
+		return true
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead:
+		return strings.Contains(req.URL.Path, "/blobs/uploads/")
+	}
+	return true
 }
 
 // cached tells whether the blob is on disk (distribution's layout).

@@ -169,6 +169,24 @@ func TestRegistryCache(t *testing.T) {
 	if n := len(upstream.blobGETs(ctx, t)); n != len(gets) {
 		t.Errorf("the upstream saw %d blobs, %d before it stopped", n, len(gets))
 	}
+
+	// Seeding, for an offline site: an image the upstream never had, loaded
+	// from the engine into docker.io's cache, runs by its docker.io name.
+	seeded := "docker.io/library/seeded:1.0"
+	dockerLoad(ctx, t, seeded, echoImage(t, echo, "seeded"))
+	bin := edgectlBinary(t)
+	if out, err := exec.CommandContext(ctx, bin, "registry", "load", reg, seeded).CombinedOutput(); err != nil {
+		t.Fatalf("registry load: %v\n%s", err, out)
+	}
+	runImage(ctx, t, a, seeded)
+	out, err := exec.CommandContext(ctx, bin, "registry", "list", "-o", "json").Output()
+	var list []struct {
+		Name, State string
+		Clusters    []string
+	}
+	if err != nil || json.Unmarshal(out, &list) != nil || len(list) != 1 || strings.Join(list[0].Clusters, ",") != "e2e-rega,e2e-regb" {
+		t.Errorf("registry list: %v\n%s", err, out)
+	}
 }
 
 const (
@@ -275,19 +293,27 @@ func echoImage(t *testing.T, echo, note string) v1.Image {
 // dockerPush loads img into the engine as ref and pushes it with the docker CLI.
 func dockerPush(ctx context.Context, t *testing.T, ref string, img v1.Image) {
 	t.Helper()
+	dockerLoad(ctx, t, ref, img)
+	if out, err := exec.CommandContext(ctx, "docker", "push", ref).CombinedOutput(); err != nil {
+		t.Fatalf("docker push: %v\n%s", err, out)
+	}
+}
+
+// dockerLoad loads img into the engine as ref (removed at the end).
+func dockerLoad(ctx context.Context, t *testing.T, ref string, img v1.Image) {
+	t.Helper()
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(t.TempDir(), "image.tar")
-	if err := sysimageWrite(archive, tag, img); err != nil {
+	if err := tarball.WriteToFile(archive, tag, img); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"load", "-i", archive}, {"push", ref}} {
-		if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
-			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+	if out, err := exec.CommandContext(ctx, "docker", "load", "-i", archive).CombinedOutput(); err != nil {
+		t.Fatalf("docker load: %v\n%s", err, out)
 	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", ref).Run() })
 }
 
 // runImage runs ref as a one-replica Deployment per node and waits until
@@ -368,11 +394,6 @@ func testCA(t *testing.T, names ...string) (ca, cert, key []byte) {
 		return data
 	}
 	return authority.CertPEM(), read(certFile), read(keyFile)
-}
-
-// sysimageWrite writes img as a `docker load` archive tagged tag.
-func sysimageWrite(path string, tag name.Tag, img v1.Image) error {
-	return tarball.WriteToFile(path, tag, img)
 }
 
 func yamlToJSON(t *testing.T, s string) []byte {

@@ -3,9 +3,11 @@ package registry
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
@@ -29,7 +31,7 @@ and deleting a cluster never deletes it or its cache.
   edgectl cluster create a --registry cache
   docker push localhost:5001/app:dev      # then image: localhost:5001/app:dev in a pod`,
 	}
-	cmd.AddCommand(createCommand(deps), listCommand(deps), deleteCommand(deps), statusCommand(deps))
+	cmd.AddCommand(createCommand(deps), listCommand(deps), deleteCommand(deps), statusCommand(deps), loadCommand(deps))
 	return cmd
 }
 
@@ -235,6 +237,51 @@ func statusCommand(deps cmdutil.Deps) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	return cmd
+}
+
+func loadCommand(deps cmdutil.Deps) *cobra.Command {
+	var archive string
+	cmd := &cobra.Command{
+		Use:   "load NAME IMAGE... | --archive FILE NAME",
+		Short: "Push images from the engine (or a docker save archive) into a registry's caches or its local registry",
+		Long: `Seed a registry, for a site that must run offline: an image named by one of
+the registry's upstreams (docker.io/library/nginx:1.27) goes into that
+upstream's cache, so nodes pull it by that name with the upstream out of reach;
+an image named localhost:PORT/... goes into the local registry.`,
+		Example: `  edgectl registry load cache nginx:1.27 ghcr.io/org/app:2.1
+  docker save -o site.tar nginx:1.27 && edgectl registry load cache --archive site.tar`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (archive == "") == (len(args) == 1) {
+				return edgeerrors.New(edgeerrors.KindInvalidConfig, "see `edgectl registry load --help`", "give IMAGE... or --archive FILE")
+			}
+			m, _, err := manager(deps)
+			if err != nil {
+				return err
+			}
+			var images map[string]v1.Image
+			if archive != "" {
+				images, err = registry.ImagesFromArchive(archive)
+			} else {
+				dir, derr := os.MkdirTemp("", "edgectl-load-")
+				if derr != nil {
+					return derr
+				}
+				defer os.RemoveAll(dir)
+				images, err = m.ImagesFromEngine(cmd.Context(), args[1:], dir)
+			}
+			if err != nil {
+				return err
+			}
+			if err := m.Load(cmd.Context(), args[0], images); err != nil {
+				return err
+			}
+			fmt.Fprintf(deps.Streams.Out, "Loaded %d image(s) into registry %q\n", len(images), args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&archive, "archive", "", "a `docker save` archive to load instead of images from the engine")
 	return cmd
 }
 
