@@ -2,7 +2,8 @@
 // server that answers with the pod's name (/ip: the client's address;
 // /burn?ms=N: spin a CPU), a tiny client (`echo get URL`) so
 // tests can make requests from inside a pod without a shell image, and
-// `echo write FILE TEXT` / `echo cat FILE` for volumes.
+// `echo write FILE TEXT` / `echo cat FILE` for volumes, and `echo push URL`
+// (an image of itself, to a plain HTTP registry).
 package main
 
 import (
@@ -22,6 +23,13 @@ import (
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == "get" {
 		os.Exit(get(os.Args[2]))
+	}
+	if len(os.Args) > 2 && os.Args[1] == "push" {
+		if err := push(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	if len(os.Args) > 2 && os.Args[1] == "api" {
 		os.Exit(api(os.Args[2]))

@@ -148,6 +148,13 @@ func TestRegistryCache(t *testing.T) {
 		runImage(ctx, t, clients[c], local)
 	}
 
+	// A pod pushes to the address the cluster publishes; the other cluster
+	// runs what it pushed, by that address.
+	pushed := registry.Endpoint(reg) + "/pushed:1"
+	e.nodeExec(t, nodeName(clusters[0], "server", 0), "kubectl", "exec", "deploy/"+deploymentFor("ghcr.io/org/app2:1.0"), "--",
+		"/echo", "push", "http://"+pushed)
+	runImage(ctx, t, clients[clusters[1]], pushed)
+
 	// Offline: the upstream is gone, and a re-created cluster still runs.
 	if err := rt.Stop(ctx, upstreamName); err != nil {
 		t.Fatal(err)
