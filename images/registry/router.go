@@ -31,6 +31,7 @@ type cache struct {
 	hits   atomic.Int64
 	misses atomic.Int64
 	blobs  keyedMutex
+	health health
 }
 
 // router sends each request to the cache its ns names, or to the local
@@ -96,6 +97,10 @@ func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if isPush(req) {
 		c.seed.ServeHTTP(w, req)
+		return
+	}
+	if manifestPath.MatchString(req.URL.Path) {
+		c.serveManifest(w, req)
 		return
 	}
 	if m == nil || req.Method != http.MethodGet {

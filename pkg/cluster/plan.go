@@ -63,7 +63,7 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 		TypeMeta: meta.TypeMeta{APIVersion: nodev1.APIVersion, Kind: nodev1.Kind}, Role: role,
 		NodeName: nodeName(cfg.Name, role, i), NodeIP: addr.node(role, i), TokenFile: nodev1.DefaultTokenFile,
 		ClusterCIDR: cfg.Kubernetes.ClusterCIDR, ServiceCIDR: cfg.Kubernetes.ServiceCIDR,
-		Mirrors: maps.Clone(cfg.Mirrors),
+		Mirrors: maps.Clone(cfg.Mirrors), MirrorServers: maps.Clone(cfg.MirrorServers),
 	}
 	args := cfg.AgentArgs
 	if role == RoleServer {

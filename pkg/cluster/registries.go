@@ -19,7 +19,7 @@ import (
 // with a host port). A missing registry, or two that cache the same
 // upstream, is an error before anything is created.
 func (p *Provider) resolveRegistries(ctx context.Context, cfg *v1alpha1.Cluster) error {
-	cfg.Mirrors, cfg.LocalRegistry = nil, nil
+	cfg.Mirrors, cfg.MirrorServers, cfg.LocalRegistry = nil, nil, nil
 	if len(cfg.Registries) == 0 {
 		return nil
 	}
@@ -52,6 +52,13 @@ func (p *Provider) resolveRegistries(ctx context.Context, cfg *v1alpha1.Cluster)
 			if err := claim(h, name); err != nil {
 				return err
 			}
+		}
+		// A failed pull falls back to, and names, the upstream's own URL.
+		for h, url := range r.UpstreamURLs {
+			if cfg.MirrorServers == nil {
+				cfg.MirrorServers = map[string]string{}
+			}
+			cfg.MirrorServers[h] = url
 		}
 	}
 	cfg.Mirrors = mirrors

@@ -21,7 +21,7 @@ func TestRegistriesReachEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := rt.CreateNode(ctx, runtime.NodeSpec{Name: reg, Network: "bridge", Image: v1alpha1.DefaultImage,
-		Labels: map[string]string{registry.LabelRegistry: "cache", registry.LabelUpstreams: "docker.io,ghcr.io", registry.LabelPort: "5001"}}); err != nil {
+		Labels: map[string]string{registry.LabelRegistry: "cache", registry.LabelUpstreams: "docker.io=https://registry-1.docker.io,ghcr.io=https://ghcr.io", registry.LabelPort: "5001"}}); err != nil {
 		t.Fatal(err)
 	}
 	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "r", Agents: 1, Registries: []string{"cache"}})

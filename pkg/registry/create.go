@@ -169,7 +169,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Registry, error
 	name := ContainerName(o.Name)
 	var hosts []string
 	for _, u := range o.Upstreams {
-		hosts = append(hosts, u.Host)
+		hosts = append(hosts, u.Host+"="+u.URL)
 	}
 	labels := map[string]string{LabelRegistry: o.Name, LabelUpstreams: strings.Join(hosts, ","), runtime.LabelRole: "registry"}
 	spec := runtime.NodeSpec{

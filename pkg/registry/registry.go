@@ -26,7 +26,7 @@ import (
 const (
 	LabelRegistry  = "io.edgectl.registry"           // its name
 	LabelPort      = "io.edgectl.registry.port"      // host port of localhost:PORT ("" none)
-	LabelUpstreams = "io.edgectl.registry.upstreams" // upstream hosts, comma-separated (never credentials)
+	LabelUpstreams = "io.edgectl.registry.upstreams" // HOST=URL,... of the upstreams (never credentials)
 )
 
 // Where the registry listens in its container, and keeps its config and data.
@@ -52,6 +52,8 @@ type Registry struct {
 	State     string   `json:"state"`
 	Port      int      `json:"port,omitempty"` // localhost:PORT on the host
 	Upstreams []string `json:"upstreams"`
+	// UpstreamURLs maps each upstream host to its URL.
+	UpstreamURLs map[string]string `json:"upstreamURLs,omitempty"`
 	// Networks are the engine networks it is attached to.
 	Networks []string `json:"networks"`
 	// Endpoint is host:port on the networks of the clusters that use it.
@@ -87,7 +89,12 @@ func (m *Manager) List(ctx context.Context) ([]Registry, error) {
 		r := Registry{Name: name, Container: c.Name, State: c.State, Networks: c.Networks, Endpoint: Endpoint(name), Upstreams: []string{}}
 		r.Port, _ = strconv.Atoi(c.Labels[LabelPort])
 		if u := c.Labels[LabelUpstreams]; u != "" {
-			r.Upstreams = strings.Split(u, ",")
+			r.UpstreamURLs = map[string]string{}
+			for _, pair := range strings.Split(u, ",") {
+				host, url, _ := strings.Cut(pair, "=")
+				r.Upstreams = append(r.Upstreams, host)
+				r.UpstreamURLs[host] = url
+			}
 		}
 		out = append(out, r)
 	}

@@ -173,6 +173,23 @@ func TestRegistryCache(t *testing.T) {
 	for ref := range images {
 		runImage(ctx, t, a, ref)
 	}
+	// Cold cache, upstream gone: ErrImagePull, with an Event naming the upstream.
+	e.nodeExec(t, nodeName(clusters[0], "server", 0), "kubectl", "run", "never", "--image", "docker.io/library/never:1")
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		evs, err := a.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=never,reason=Failed"})
+		for _, ev := range evs.Items {
+			last = ev.Message
+			if strings.Contains(ev.Message, upstreamName) {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+	if err != nil {
+		t.Errorf("no pull failure Event names the upstream %s: %v (last: %q)", upstreamName, err, last)
+	}
+	t.Logf("pull failure with the upstream gone: %s", last)
 	if n := len(upstream.blobGETs(ctx, t)); n != len(gets) {
 		t.Errorf("the upstream saw %d blobs, %d before it stopped", n, len(gets))
 	}
@@ -182,11 +199,12 @@ func TestRegistryCache(t *testing.T) {
 	seeded := "docker.io/library/seeded:1.0"
 	dockerLoad(ctx, t, seeded, echoImage(t, echo, "seeded"))
 	bin := edgectlBinary(t)
-	if out, err := exec.CommandContext(ctx, bin, "registry", "load", reg, seeded).CombinedOutput(); err != nil {
+	out, err := exec.CommandContext(ctx, bin, "registry", "load", reg, seeded).CombinedOutput()
+	if err != nil {
 		t.Fatalf("registry load: %v\n%s", err, out)
 	}
 	runImage(ctx, t, a, seeded)
-	out, err := exec.CommandContext(ctx, bin, "registry", "list", "-o", "json").Output()
+	out, err = exec.CommandContext(ctx, bin, "registry", "list", "-o", "json").Output()
 	var list []struct {
 		Name, State string
 		Clusters    []string

@@ -90,7 +90,7 @@ func (a *agent) startContainerd(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := writeMirrors(registryDir, a.cfg.Mirrors); err != nil {
+	if err := writeMirrors(registryDir, a.cfg.Mirrors, a.cfg.MirrorServers); err != nil {
 		return fmt.Errorf("registry mirrors: %w", err)
 	}
 	conf, err := renderContainerdConfig(containerdParams{

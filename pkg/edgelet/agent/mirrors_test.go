@@ -14,19 +14,19 @@ func TestWriteMirrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	mirrors := map[string]string{"docker.io": "http://edgectl-registry-cache:5000", "localhost:5001": "http://edgectl-registry-cache:5000"}
-	if err := writeMirrors(dir, mirrors); err != nil {
+	if err := writeMirrors(dir, mirrors, map[string]string{"docker.io": "https://registry-1.docker.io"}); err != nil {
 		t.Fatal(err)
 	}
 	for host := range mirrors {
 		data, err := os.ReadFile(filepath.Join(dir, host, "hosts.toml"))
-		if err != nil || !strings.Contains(string(data), `[host."http://edgectl-registry-cache:5000"]`) || strings.Contains(string(data), "server =") {
+		if err != nil || !strings.Contains(string(data), `[host."http://edgectl-registry-cache:5000"]`) || strings.Contains(string(data), "server =") != (host == "docker.io") {
 			t.Errorf("%s: %s %v", host, data, err)
 		}
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("a host no mirror names was kept: %v", err)
 	}
-	if err := writeMirrors(dir, nil); err != nil {
+	if err := writeMirrors(dir, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {

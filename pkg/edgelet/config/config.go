@@ -36,7 +36,8 @@ type Agent struct {
 	KubeletArgs    []string
 	KubeProxyArgs  []string
 	// Mirrors: registry host -> mirror URL (containerd's certs.d).
-	Mirrors map[string]string
+	Mirrors       map[string]string
+	MirrorServers map[string]string
 	// Unprivileged is true when the node cannot set negative oom_score_adj
 	// (no CAP_SYS_RESOURCE); detected at start.
 	Unprivileged bool
@@ -82,7 +83,7 @@ func FromNode(nc *nodev1.NodeConfig) (*Server, error) {
 			NodeLabels: labels, NodeTaints: nc.Taints, Server: nc.Server, Token: tok,
 			ClusterCIDR: nc.ClusterCIDR, ServiceCIDR: nc.ServiceCIDR, ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain,
 			SandboxImage: nc.PauseImage, KubeletArgs: nc.Args.Kubelet, KubeProxyArgs: nc.Args.KubeProxy,
-			Mirrors: nc.Mirrors,
+			Mirrors: nc.Mirrors, MirrorServers: nc.MirrorServers,
 		},
 		BindAddress: nc.BindAddress, HTTPSPort: nc.HTTPSPort, TLSSANs: nc.TLSSANs,
 		DatastoreEndpoint: nc.Datastore.Endpoint, ClusterInit: nc.Datastore.ClusterInit, DisableAgent: nc.DisableAgent,

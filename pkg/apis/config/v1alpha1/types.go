@@ -52,6 +52,7 @@ type Cluster struct {
 	// Mirrors (registry host -> mirror URL) and LocalRegistry are resolved
 	// from Registries by edgectl at create and node add; never stored.
 	Mirrors       map[string]string `json:"-"`
+	MirrorServers map[string]string `json:"-"`
 	LocalRegistry *LocalRegistry    `json:"-"`
 }
 

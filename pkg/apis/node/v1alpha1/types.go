@@ -65,6 +65,11 @@ type NodeConfig struct {
 	// edgelet writes containerd's certs.d/HOST/hosts.toml for each and
 	// removes the directories of hosts no longer named.
 	Mirrors map[string]string `json:"mirrors,omitempty"`
+	// MirrorServers are the registries' own addresses, where containerd
+	// falls back when the mirror fails (default: containerd's own,
+	// https://HOST, or registry-1.docker.io for docker.io). A failed pull then
+	// names that address.
+	MirrorServers map[string]string `json:"mirrorServers,omitempty"`
 	// WriteKubeconfig is where a server writes its admin kubeconfig, with
 	// WriteKubeconfigMode (octal).
 	WriteKubeconfig     string `json:"writeKubeconfig,omitempty"`
