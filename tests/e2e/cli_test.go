@@ -26,7 +26,7 @@ func edgectlBinary(t *testing.T) string {
 
 // goBinary builds a main package of this module, or a tool its go.mod
 // names, into the test's temporary directory.
-func goBinary(t *testing.T, pkg, name string) string {
+func goBinary(t testing.TB, pkg, name string) string {
 	t.Helper()
 	_, file, _, _ := goruntime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")

@@ -229,7 +229,7 @@ type fixture struct {
 
 // startUpstream runs the registry image as a plain registry over TLS on its
 // own network, logging every blob GET.
-func startUpstream(ctx context.Context, t *testing.T, e *env) *fixture {
+func startUpstream(ctx context.Context, t testing.TB, e *env) *fixture {
 	t.Helper()
 	rt := e.p.Runtime()
 	ca, cert, key := testCA(t, upstreamName, "127.0.0.1")
@@ -268,7 +268,7 @@ func startUpstream(ctx context.Context, t *testing.T, e *env) *fixture {
 }
 
 // push writes img to the fixture as repo:tag.
-func (f *fixture) push(ctx context.Context, t *testing.T, repo string, img v1.Image) {
+func (f *fixture) push(ctx context.Context, t testing.TB, repo string, img v1.Image) {
 	t.Helper()
 	ref, err := name.NewTag(fmt.Sprintf("127.0.0.1:%d/%s", f.port, repo))
 	if err != nil {
@@ -283,7 +283,7 @@ var blobGET = regexp.MustCompile(`blob GET (sha256:[a-f0-9]{64}) (\S+)`)
 
 // blobGETs reads the fixture's log: digest -> the paths it was fetched by.
 // The pushes above wrote blobs but fetched none.
-func (f *fixture) blobGETs(ctx context.Context, t *testing.T) map[string][]string {
+func (f *fixture) blobGETs(ctx context.Context, t testing.TB) map[string][]string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := f.e.p.Runtime().Logs(ctx, upstreamName, &buf); err != nil {
@@ -301,7 +301,7 @@ func (f *fixture) blobGETs(ctx context.Context, t *testing.T) map[string][]strin
 
 // echoImage is a one-layer image of the echo binary, told apart from the
 // others by a file holding note.
-func echoImage(t *testing.T, echo, note string) v1.Image {
+func echoImage(t testing.TB, echo, note string) v1.Image {
 	t.Helper()
 	notePath := filepath.Join(t.TempDir(), "note")
 	if err := os.WriteFile(notePath, []byte(note), 0o644); err != nil {
@@ -316,7 +316,7 @@ func echoImage(t *testing.T, echo, note string) v1.Image {
 }
 
 // dockerPush loads img into the engine as ref and pushes it with the docker CLI.
-func dockerPush(ctx context.Context, t *testing.T, ref string, img v1.Image) {
+func dockerPush(ctx context.Context, t testing.TB, ref string, img v1.Image) {
 	t.Helper()
 	dockerLoad(ctx, t, ref, img)
 	if out, err := exec.CommandContext(ctx, "docker", "push", ref).CombinedOutput(); err != nil {
@@ -325,7 +325,7 @@ func dockerPush(ctx context.Context, t *testing.T, ref string, img v1.Image) {
 }
 
 // dockerLoad loads img into the engine as ref (removed at the end).
-func dockerLoad(ctx context.Context, t *testing.T, ref string, img v1.Image) {
+func dockerLoad(ctx context.Context, t testing.TB, ref string, img v1.Image) {
 	t.Helper()
 	tag, err := name.NewTag(ref)
 	if err != nil {
@@ -343,7 +343,7 @@ func dockerLoad(ctx context.Context, t *testing.T, ref string, img v1.Image) {
 
 // runImage runs ref as a one-replica Deployment per node and waits until
 // all of them are available.
-func runImage(ctx context.Context, t *testing.T, c kubernetes.Interface, ref string) {
+func runImage(ctx context.Context, t testing.TB, c kubernetes.Interface, ref string) {
 	t.Helper()
 	name := deploymentFor(ref)
 	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
@@ -392,7 +392,7 @@ func clusterNetworks(clusters []string) map[string]string {
 
 // testCA makes a CA and a serving certificate for the names (DNS names or
 // IPs), returning the PEM of the CA, the certificate and its key.
-func testCA(t *testing.T, names ...string) (ca, cert, key []byte) {
+func testCA(t testing.TB, names ...string) (ca, cert, key []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	authority, err := pki.EnsureCA(dir, "ca", "edgectl-e2e-upstream-ca")
