@@ -131,9 +131,9 @@ type Provider interface {
 	// NetworkSubnets returns the IPv4 subnets of every network of the engine.
 	NetworkSubnets(ctx context.Context) ([]string, error)
 	ListNetworks(ctx context.Context, labels map[string]string) ([]string, error)
-	// Connect attaches a container to one more network (as a no-op when it
-	// is attached already); Disconnect detaches it.
-	Connect(ctx context.Context, container, network string) error
+	// Connect attaches a container to one more network, at ip when it is
+	// not "" (a no-op when it is attached already); Disconnect detaches it.
+	Connect(ctx context.Context, container, network, ip string) error
 	Disconnect(ctx context.Context, container, network string) error
 	// CreateNode creates the container (and its volumes), writes Files, and
 	// starts it. A failed start leaves the container for the caller to remove.

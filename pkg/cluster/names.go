@@ -65,10 +65,11 @@ func (a addresses) nth(n int) string {
 	v += uint32(n)
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
 }
-func (a addresses) gateway() string     { return a.nth(1) }
-func (a addresses) lb() string          { return a.nth(2) }
-func (a addresses) server(i int) string { return a.nth(10 + i) }
-func (a addresses) agent(i int) string  { return a.nth(20 + i) }
+func (a addresses) gateway() string       { return a.nth(1) }
+func (a addresses) registry(i int) string { return a.nth(3 + i) }
+func (a addresses) lb() string            { return a.nth(2) }
+func (a addresses) server(i int) string   { return a.nth(10 + i) }
+func (a addresses) agent(i int) string    { return a.nth(20 + i) }
 
 func (a addresses) node(role string, i int) string {
 	if role == RoleServer {

@@ -65,15 +65,35 @@ func (p *Provider) resolveRegistries(ctx context.Context, cfg *v1alpha1.Cluster)
 	return nil
 }
 
-// attachRegistries joins the cluster's registries to its network.
+// attachRegistries joins the cluster's registries to its network (and
+// starts a stopped one). Each gets a fixed address (.3 to .9; the load
+// balancer is .2, nodes start at .10): an address the engine hands out could
+// be a stopped node's when the cluster starts again.
 func (p *Provider) attachRegistries(ctx context.Context, cfg *v1alpha1.Cluster) error {
+	addr, err := newAddresses(cfg.Network.Subnet)
+	if err != nil {
+		return err
+	}
 	m := registry.NewManager(p.rt, p.logger)
-	for _, name := range cfg.Registries {
-		if _, err := m.Attach(ctx, name, networkName(cfg.Name)); err != nil {
+	for i, name := range cfg.Registries {
+		if _, err := m.Attach(ctx, name, networkName(cfg.Name), addr.registry(i)); err != nil {
 			return fmt.Errorf("registry %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// startRegistries starts the registries of a stopped cluster and re-attaches
+// them, after its load balancer and before its nodes. A registry that is gone
+// is only a warning: the nodes then pull from the upstreams themselves.
+func (p *Provider) startRegistries(ctx context.Context, cluster string) {
+	cfg, err := p.Spec(ctx, cluster)
+	if err != nil || len(cfg.Registries) == 0 {
+		return
+	}
+	if err := p.attachRegistries(ctx, cfg); err != nil {
+		p.logger.Warnf("cluster %s: %v; its nodes pull from the upstreams directly", cluster, err)
+	}
 }
 
 // detachRegistries takes every container that is not the cluster's (its

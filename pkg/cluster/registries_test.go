@@ -41,6 +41,20 @@ func TestRegistriesReachEveryNode(t *testing.T) {
 	if got := rt.Container(reg).Extra; len(got) != 1 || got[0] != "edgectl-r" {
 		t.Errorf("registry networks: %v", got)
 	}
+	// After a stop (and the registry stopped too, as after a reboot), start
+	// brings the registry back before the nodes.
+	if err := p.Stop(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Stop(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx, "r", 0); err != nil {
+		t.Fatal(err)
+	}
+	if c := rt.Container(reg); c.State != "running" {
+		t.Errorf("registry after cluster start: %s", c.State)
+	}
 	if err := p.Delete(ctx, "r", kubeconfig); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ func (p *Provider) Start(ctx context.Context, name string, wait time.Duration) e
 			status.End(false)
 			return err
 		}
+		if role == RoleLoadBalancer {
+			p.startRegistries(ctx, name)
+		}
 	}
 	if wait <= 0 {
 		status.End(true)

@@ -195,7 +195,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Registry, error
 		return undo(err)
 	}
 	for _, n := range o.Networks {
-		if err := m.rt.Connect(ctx, name, n); err != nil {
+		if err := m.rt.Connect(ctx, name, n, ""); err != nil {
 			return undo(err)
 		}
 	}

@@ -193,8 +193,9 @@ func (m *Manager) Delete(ctx context.Context, name string, force bool, clusterNe
 	return m.rt.RemoveVolume(ctx, r.Container)
 }
 
-// Attach joins the registry to a cluster's network and returns it.
-func (m *Manager) Attach(ctx context.Context, name, network string) (*Registry, error) {
+// Attach joins the registry to a cluster's network at ip, starting it if
+// it is stopped, and returns it.
+func (m *Manager) Attach(ctx context.Context, name, network, ip string) (*Registry, error) {
 	r, err := m.Get(ctx, name)
 	if err != nil {
 		return nil, err
@@ -204,7 +205,7 @@ func (m *Manager) Attach(ctx context.Context, name, network string) (*Registry, 
 			return nil, fmt.Errorf("start registry %s: %w", name, err)
 		}
 	}
-	return r, m.rt.Connect(ctx, r.Container, network)
+	return r, m.rt.Connect(ctx, r.Container, network, ip)
 }
 
 // waitReady waits until the registry answers its status endpoint.

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,21 @@ func TestRegistryCache(t *testing.T) {
 	e.nodeExec(t, nodeName(clusters[0], "server", 0), "kubectl", "exec", "deploy/"+deploymentFor("ghcr.io/org/app2:1.0"), "--",
 		"/echo", "push", "http://"+pushed)
 	runImage(ctx, t, clients[clusters[1]], pushed)
+
+	// Cluster B stopped, and the registry too (as after a reboot): starting
+	// B brings the registry back, on B's network, before B's nodes.
+	if err := e.p.Stop(ctx, clusters[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Stop(ctx, registry.ContainerName(reg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Start(ctx, clusters[1], 4*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := m.Get(ctx, reg); err != nil || r.State != "running" || !slices.Contains(r.Networks, "edgectl-"+clusters[1]) {
+		t.Errorf("registry after cluster start: %+v %v", r, err)
+	}
 
 	// Offline: the upstream is gone, and a re-created cluster still runs.
 	if err := rt.Stop(ctx, upstreamName); err != nil {

@@ -317,8 +317,12 @@ func (p *Provider) List(ctx context.Context, labels map[string]string) ([]runtim
 }
 
 // Connect attaches a container to a network; already attached is no error.
-func (p *Provider) Connect(ctx context.Context, name, net string) error {
-	err := p.cli.NetworkConnect(ctx, net, name, nil)
+func (p *Provider) Connect(ctx context.Context, name, net, ip string) error {
+	var ep *network.EndpointSettings
+	if ip != "" {
+		ep = &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}}
+	}
+	err := p.cli.NetworkConnect(ctx, net, name, ep)
 	if err != nil && !strings.Contains(err.Error(), "already exists") {
 		return fmt.Errorf("connect %s to network %s: %w", name, net, err)
 	}

@@ -184,7 +184,7 @@ func (r *Runtime) DeleteNetwork(_ context.Context, name string) error {
 }
 
 // Connect attaches a container to one more network.
-func (r *Runtime) Connect(_ context.Context, name, net string) error {
+func (r *Runtime) Connect(_ context.Context, name, net, _ string) error {
 	if err := r.check("connect", name); err != nil {
 		return err
 	}

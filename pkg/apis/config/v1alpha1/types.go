@@ -56,6 +56,10 @@ type Cluster struct {
 	LocalRegistry *LocalRegistry    `json:"-"`
 }
 
+// MaxRegistries is how many registries a cluster can use (they take the
+// addresses .3 to .9 of its subnet).
+const MaxRegistries = 7
+
 // LocalRegistry is KEP-1755's local registry hosting: where to push images
 // that the cluster can run.
 type LocalRegistry struct {

@@ -128,6 +128,9 @@ func (c *Cluster) Validate() error {
 			add("disable %q: not an add-on; the add-ons are %s", d, strings.Join(AddOns, ", "))
 		}
 	}
+	if len(c.Registries) > MaxRegistries {
+		add("registries: at most %d", MaxRegistries)
+	}
 	for i, r := range c.Registries {
 		if !nameRE.MatchString(r) || slices.Contains(c.Registries[:i], r) {
 			add("registries %q: not a registry name, or given twice (see `edgectl registry list`)", r)
