@@ -67,11 +67,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	handler, err := newRouter(ctx, cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Addr: cfg.Listen, Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Addr: cfg.Listen, Handler: newRouter(ctx, cfg), ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io/fs"
 	"log"
@@ -43,7 +44,7 @@ type router struct {
 	logBlobs bool
 }
 
-func newRouter(ctx context.Context, cfg *Config) (*router, error) {
+func newRouter(ctx context.Context, cfg *Config) *router {
 	r := &router{caches: map[string]*cache{}, logBlobs: cfg.LogBlobs, root: filepath.Join(cfg.Root, "local")}
 	r.local = handlers.NewApp(ctx, distConfig(r.root, nil))
 	for _, u := range cfg.Upstreams {
@@ -53,7 +54,7 @@ func newRouter(ctx context.Context, cfg *Config) (*router, error) {
 		c.seed = handlers.NewApp(ctx, distConfig(c.root, nil))
 		r.caches[u.Host] = c
 	}
-	return r, nil
+	return r
 }
 
 // distConfig is a distribution config of filesystem storage under root,
@@ -76,7 +77,7 @@ func distConfig(root string, proxy *configuration.Proxy) *configuration.Configur
 	return cfg
 }
 
-var secret = time.Now().Format(time.RFC3339Nano)
+var secret = rand.Text()
 
 // blobPath matches /v2/<name>/blobs/<digest>.
 var blobPath = regexp.MustCompile(`^/v2/.+/blobs/(sha256:[a-f0-9]{64})$`)

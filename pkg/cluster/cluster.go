@@ -104,26 +104,6 @@ func randomToken() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// freePort asks the kernel for a free TCP port on ip.
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// portFree reports whether ip:port can be bound now.
-func portFree(ip string, port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
 // hostSubnets lists the IPv4 networks of this host's interfaces.
 func hostSubnets() []string {
 	addrs, err := net.InterfaceAddrs()

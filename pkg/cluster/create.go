@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgectl/edgectl/internal/cli"
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/internal/hostport"
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
@@ -77,10 +78,8 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 		j.nodeStep("Starting the first server", RoleServer, []int{0}, "", false),
 	}
 	if len(cfg.Registries) > 0 {
-		// Before any node starts, so that its first pull finds the registry;
-		// after the load balancer, whose fixed address (.2) the engine would
-		// otherwise hand to the registry (nodes start at .10).
-		steps = slices.Insert(steps, 2, step{title: "Attaching registries " + strings.Join(cfg.Registries, ", "),
+		// Before any node starts, so that its first pull finds the registry.
+		steps = slices.Insert(steps, 1, step{title: "Attaching registries " + strings.Join(cfg.Registries, ", "),
 			do: func(ctx context.Context) error { return p.attachRegistries(ctx, cfg) }})
 	}
 	if len(others) > 0 {
@@ -139,16 +138,16 @@ func (p *Provider) preflight(ctx context.Context, cfg *v1alpha1.Cluster) error {
 	}
 	p.warnInotify(ctx, cfg.Servers, cfg.Agents)
 	if cfg.Network.APIPort == 0 {
-		if cfg.Network.APIPort, err = freePort(cfg.Network.APIHostIP); err != nil {
+		if cfg.Network.APIPort, err = hostport.Pick(cfg.Network.APIHostIP); err != nil {
 			return fmt.Errorf("find a free API port: %w", err)
 		}
-	} else if !portFree(cfg.Network.APIHostIP, cfg.Network.APIPort) {
+	} else if !hostport.Free(cfg.Network.APIHostIP, cfg.Network.APIPort) {
 		return edgeerrors.New(edgeerrors.KindPortInUse, "pick another --api-port, or omit it to get a free one",
 			"API port %s:%d is already in use", cfg.Network.APIHostIP, cfg.Network.APIPort)
 	}
 	var busy []string
 	for _, port := range cfg.Ports {
-		if port.Protocol == "tcp" && !portFree(orDefault(port.HostIP, "0.0.0.0"), port.HostPort) {
+		if port.Protocol == "tcp" && !hostport.Free(orDefault(port.HostIP, "0.0.0.0"), port.HostPort) {
 			busy = append(busy, fmt.Sprintf("%d/%s", port.HostPort, port.Protocol))
 		}
 	}
@@ -244,7 +243,7 @@ func (p *Provider) startLB(ctx context.Context, cfg *v1alpha1.Cluster, autoPort 
 		if err := p.rt.Remove(ctx, lb.Name); err != nil {
 			return err
 		}
-		if cfg.Network.APIPort, err = freePort(cfg.Network.APIHostIP); err != nil {
+		if cfg.Network.APIPort, err = hostport.Pick(cfg.Network.APIHostIP); err != nil {
 			return fmt.Errorf("find a free API port: %w", err)
 		}
 	}

@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/internal/hostport"
 	"github.com/edgectl/edgectl/internal/runtime"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
 
 // Upstream is a registry to cache: images named Host/... are pulled from URL.
@@ -140,7 +142,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Registry, error
 	if o.Image == "" {
 		o.Image = defaultImage
 	}
-	if _, ok, err := m.rt.ImageLabel(ctx, o.Image, "io.edgectl.inputs"); err != nil {
+	if _, ok, err := m.rt.ImageLabel(ctx, o.Image, nodeimage.LabelInputs); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, imageMissing(o.Image)
@@ -149,21 +151,22 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Registry, error
 		return nil, edgeerrors.New(edgeerrors.KindExists, "see `edgectl registry list`, or delete it first",
 			"registry %q already exists", o.Name)
 	}
-	if o.Port != 0 {
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
-		if err != nil {
-			return nil, edgeerrors.New(edgeerrors.KindPortInUse, "pick another with --port",
-				"port %d on 127.0.0.1 is in use: %v", o.Port, err)
-		}
-		l.Close()
+	if o.Port != 0 && !hostport.Free("127.0.0.1", o.Port) {
+		return nil, portInUse(o.Port)
 	}
 	info, err := m.rt.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range o.Networks {
-		if nets, err := m.rt.ListNetworks(ctx, nil); err == nil && !contains(nets, n) {
-			return nil, edgeerrors.New(edgeerrors.KindNotFound, "see `docker network ls`", "network %q not found", n)
+	if len(o.Networks) > 0 {
+		nets, err := m.rt.ListNetworks(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range o.Networks {
+			if !slices.Contains(nets, n) {
+				return nil, edgeerrors.New(edgeerrors.KindNotFound, "see `docker network ls`", "network %q not found", n)
+			}
 		}
 	}
 	name := ContainerName(o.Name)
@@ -187,7 +190,7 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Registry, error
 		_ = m.rt.RemoveVolume(context.WithoutCancel(ctx), name)
 		var taken *runtime.PortTakenError
 		if errors.As(err, &taken) {
-			return nil, edgeerrors.New(edgeerrors.KindPortInUse, "pick another with --port", "port %d on 127.0.0.1 is in use", o.Port)
+			return nil, portInUse(o.Port)
 		}
 		return nil, err
 	}
@@ -221,11 +224,6 @@ func defaultNetwork(info runtime.Info) string {
 	return "bridge"
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+func portInUse(port int) error {
+	return edgeerrors.New(edgeerrors.KindPortInUse, "pick another with --port", "port %d on 127.0.0.1 is in use", port)
 }

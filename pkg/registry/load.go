@@ -93,8 +93,33 @@ func (t nsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(req)
 }
 
-// ImagesFromEngine saves refs from the engine into dir and opens them.
-func (m *Manager) ImagesFromEngine(ctx context.Context, refs []string, dir string) (map[string]v1.Image, error) {
+// LoadFromEngine loads images of the engine into the registry (Load) and
+// returns how many.
+func (m *Manager) LoadFromEngine(ctx context.Context, reg string, refs []string) (int, error) {
+	dir, err := os.MkdirTemp("", "edgectl-load-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	images, err := m.imagesFromEngine(ctx, refs, dir)
+	if err != nil {
+		return 0, err
+	}
+	return len(images), m.Load(ctx, reg, images)
+}
+
+// LoadArchive loads every tagged image of a `docker save` archive (Load)
+// and returns how many.
+func (m *Manager) LoadArchive(ctx context.Context, reg, path string) (int, error) {
+	images, err := imagesFromArchive(path)
+	if err != nil {
+		return 0, err
+	}
+	return len(images), m.Load(ctx, reg, images)
+}
+
+// imagesFromEngine saves refs from the engine into dir and opens them.
+func (m *Manager) imagesFromEngine(ctx context.Context, refs []string, dir string) (map[string]v1.Image, error) {
 	rc, err := m.rt.SaveImage(ctx, refs)
 	if err != nil {
 		return nil, edgeerrors.Wrap(edgeerrors.KindNotFound, "see `docker images`", fmt.Errorf("save %v from the engine: %w", refs, err))
@@ -112,11 +137,11 @@ func (m *Manager) ImagesFromEngine(ctx context.Context, refs []string, dir strin
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	return ImagesFromArchive(path)
+	return imagesFromArchive(path)
 }
 
-// ImagesFromArchive opens every tagged image of a `docker save` archive.
-func ImagesFromArchive(path string) (map[string]v1.Image, error) {
+// imagesFromArchive opens every tagged image of a `docker save` archive.
+func imagesFromArchive(path string) (map[string]v1.Image, error) {
 	opener := func() (io.ReadCloser, error) { return os.Open(path) }
 	manifest, err := tarball.LoadManifest(opener)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/runtime"
@@ -162,30 +164,30 @@ func (m *Manager) Status(ctx context.Context, name string) (*Status, error) {
 	return st, nil
 }
 
-// Delete removes the registry and its volume. It refuses while a cluster's
-// network holds it (clusterNetworks: network -> cluster), unless force.
-func (m *Manager) Delete(ctx context.Context, name string, force bool, clusterNetworks map[string]string) error {
-	r, err := m.Get(ctx, name)
-	if err != nil {
-		return err
-	}
-	var users []string
+// Users are the clusters whose networks the registry is attached to
+// (clusterNetworks: network -> cluster).
+func (r Registry) Users(clusterNetworks map[string]string) []string {
+	users := []string{}
 	for _, n := range r.Networks {
 		if c, ok := clusterNetworks[n]; ok {
 			users = append(users, c)
 		}
 	}
-	if len(users) > 0 && !force {
+	return users
+}
+
+// Delete removes the registry and its volume. It refuses while a cluster's
+// network holds it (clusterNetworks: network -> cluster), unless force;
+// removing the container takes it off every network.
+func (m *Manager) Delete(ctx context.Context, name string, force bool, clusterNetworks map[string]string) error {
+	r, err := m.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if users := r.Users(clusterNetworks); len(users) > 0 && !force {
 		return edgeerrors.New(edgeerrors.KindExists,
 			"delete those clusters first, or pass --force (their nodes then pull from the upstreams directly)",
 			"registry %q is in use by cluster(s) %s", name, strings.Join(users, ", "))
-	}
-	for _, n := range r.Networks {
-		if _, ok := clusterNetworks[n]; ok {
-			if err := m.rt.Disconnect(ctx, r.Container, n); err != nil {
-				return err
-			}
-		}
 	}
 	if err := m.rt.Remove(ctx, r.Container); err != nil {
 		return err
@@ -210,24 +212,19 @@ func (m *Manager) Attach(ctx context.Context, name, network, ip string) (*Regist
 
 // waitReady waits until the registry answers its status endpoint.
 func (m *Manager) waitReady(ctx context.Context, container string) error {
-	deadline := time.Now().Add(30 * time.Second)
 	var last string
-	for time.Now().Before(deadline) {
+	err := wait.PollUntilContextTimeout(ctx, 300*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		res, err := m.rt.ExecDirect(ctx, container, []string{"/registry", "status"})
-		if err == nil && res.ExitCode == 0 {
-			return nil
-		}
 		last = res.Stderr
 		if err != nil {
 			last = err.Error()
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
+		return err == nil && res.ExitCode == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("registry %s did not start: %s (see `docker logs %s`)", container, strings.TrimSpace(last), container)
 	}
-	return fmt.Errorf("registry %s did not start: %s (see `docker logs %s`)", container, strings.TrimSpace(last), container)
+	return nil
 }
 
 // imageMissing is the error of a registry image that is not built.

@@ -11,11 +11,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/sysimage"
 	"github.com/edgectl/edgectl/pkg/cluster"
-	"github.com/edgectl/edgectl/pkg/registry"
 )
 
 // BenchmarkRegistryPull (issue 13) measures the time for a new 1+3 cluster to
@@ -42,17 +40,7 @@ func BenchmarkRegistryPull(b *testing.B) {
 		refs, images[ref] = append(refs, ref), img
 	}
 	const reg = "bench-cache"
-	m := registry.NewManager(e.p.Runtime(), log.Discard())
-	_ = m.Delete(ctx, reg, true, nil)
-	b.Cleanup(func() { _ = m.Delete(context.Background(), reg, true, nil) })
-	ca := filepath.Join(b.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, upstream.ca, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := m.Create(ctx, registry.CreateOptions{Name: reg, Port: 0, Networks: []string{upstreamNet},
-		Upstreams: []registry.Upstream{{Host: "docker.io", URL: "https://" + upstreamName + ":5000", CAFile: ca}}}); err != nil {
-		b.Fatal(err)
-	}
+	upstream.cache(ctx, b, reg, 0, "docker.io")
 	for ref, img := range images {
 		dockerLoad(ctx, b, ref, img)
 	}

@@ -69,21 +69,7 @@ func TestRegistryCache(t *testing.T) {
 
 	const reg = "e2e-cache"
 	port := freeHostPort(t)
-	m := registry.NewManager(rt, log.New(os.Stderr, 0, false))
-	t.Cleanup(func() {
-		if err := m.Delete(context.Background(), reg, true, nil); err != nil {
-			t.Errorf("delete registry: %v", err)
-		}
-	})
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, upstream.ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	url := "https://" + upstreamName + ":5000"
-	if _, err := m.Create(ctx, registry.CreateOptions{Name: reg, Port: port, Networks: []string{upstreamNet},
-		Upstreams: []registry.Upstream{{Host: "docker.io", URL: url, CAFile: ca}, {Host: "ghcr.io", URL: url, CAFile: ca}}}); err != nil {
-		t.Fatal(err)
-	}
+	m := upstream.cache(ctx, t, reg, port, "docker.io", "ghcr.io")
 	if cs, _ := rt.List(ctx, map[string]string{registry.LabelRegistry: reg}); len(cs) != 1 {
 		t.Fatalf("registry containers: %v", cs)
 	}
@@ -281,6 +267,31 @@ func startUpstream(ctx context.Context, t testing.TB, e *env) *fixture {
 		t.Fatalf("the upstream fixture does not answer: %v", err)
 	}
 	return f
+}
+
+// cache creates registry reg (local registry on port, 0: none) that caches
+// the fixture under each of hosts, and deletes it when the test ends.
+func (f *fixture) cache(ctx context.Context, t testing.TB, reg string, port int, hosts ...string) *registry.Manager {
+	t.Helper()
+	m := registry.NewManager(f.e.p.Runtime(), log.New(os.Stderr, 0, false))
+	_ = m.Delete(ctx, reg, true, nil) // a leftover of an interrupted run
+	t.Cleanup(func() {
+		if err := m.Delete(context.Background(), reg, true, nil); err != nil {
+			t.Errorf("delete registry: %v", err)
+		}
+	})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, f.ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := registry.CreateOptions{Name: reg, Port: port, Networks: []string{upstreamNet}}
+	for _, h := range hosts {
+		opts.Upstreams = append(opts.Upstreams, registry.Upstream{Host: h, URL: "https://" + upstreamName + ":5000", CAFile: ca})
+	}
+	if _, err := m.Create(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // push writes img to the fixture as repo:tag.

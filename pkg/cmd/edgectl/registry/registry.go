@@ -3,11 +3,9 @@ package registry
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
@@ -147,13 +145,7 @@ func listCommand(deps cmdutil.Deps) *cobra.Command {
 			}
 			rows := make([]row, 0, len(rs))
 			for _, r := range rs {
-				rw := row{Registry: r, Clusters: []string{}}
-				for _, n := range r.Networks {
-					if c, ok := nets[n]; ok {
-						rw.Clusters = append(rw.Clusters, c)
-					}
-				}
-				rows = append(rows, rw)
+				rows = append(rows, row{Registry: r, Clusters: r.Users(nets)})
 			}
 			if output == "json" {
 				return cmdutil.PrintJSON(deps.Streams.Out, rows)
@@ -260,24 +252,16 @@ an image named localhost:PORT/... goes into the local registry.`,
 			if err != nil {
 				return err
 			}
-			var images map[string]v1.Image
+			var n int
 			if archive != "" {
-				images, err = registry.ImagesFromArchive(archive)
+				n, err = m.LoadArchive(cmd.Context(), args[0], archive)
 			} else {
-				dir, derr := os.MkdirTemp("", "edgectl-load-")
-				if derr != nil {
-					return derr
-				}
-				defer os.RemoveAll(dir)
-				images, err = m.ImagesFromEngine(cmd.Context(), args[1:], dir)
+				n, err = m.LoadFromEngine(cmd.Context(), args[0], args[1:])
 			}
 			if err != nil {
 				return err
 			}
-			if err := m.Load(cmd.Context(), args[0], images); err != nil {
-				return err
-			}
-			fmt.Fprintf(deps.Streams.Out, "Loaded %d image(s) into registry %q\n", len(images), args[0])
+			fmt.Fprintf(deps.Streams.Out, "Loaded %d image(s) into registry %q\n", n, args[0])
 			return nil
 		},
 	}
