@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart
 
 all: build
 
@@ -49,6 +49,14 @@ test-conformance: image
 ## test-conformance-serial: the [Serial] [Conformance] tests, one at a time
 test-conformance-serial: image
 	SERIAL=1 hack/conformance/run.sh
+
+## test-chart-soak: `edgectl ci chart` 20 times in a row on the passing fixture chart (own cluster each); any failure fails; ~20 min
+test-chart-soak: image
+	$(GO) test -count=1 -run '^$$' -bench 'ChartCI/ci-chart' -benchtime 20x -timeout 60m ./tests/e2e/
+
+## bench-chart: `ci chart` wall time (create and delete included) against helm on an existing cluster
+bench-chart: image
+	$(GO) test -count=1 -run '^$$' -bench ChartCI -benchtime 3x -timeout 60m ./tests/e2e/
 
 test-e2e:
 	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./tests/e2e/...

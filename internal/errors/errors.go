@@ -20,7 +20,14 @@ const (
 	KindImageMissing  Kind = 6
 	KindPortInUse     Kind = 7
 	KindTimeout       Kind = 8
-	KindInterrupted   Kind = 130
+	// The stages of `edgectl ci chart`, each with its own code.
+	KindChartLint      Kind = 10
+	KindChartInstall   Kind = 11
+	KindChartWait      Kind = 12
+	KindChartTest      Kind = 13
+	KindChartUpgrade   Kind = 14
+	KindChartUninstall Kind = 15
+	KindInterrupted    Kind = 130
 )
 
 // Error is an error of a kind, with the next step for the user.

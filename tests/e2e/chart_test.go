@@ -198,7 +198,7 @@ func retained(ctx context.Context, t *testing.T, e *env, client kubernetes.Inter
 // e.helm builds the helm CLI (a tool of this module, Helm v4) and returns a
 // runner of it against the test's kubeconfig, with helm's own state in a
 // temporary directory.
-func (e *env) helm(t *testing.T) func(args ...string) (string, error) {
+func (e *env) helm(t testing.TB) func(args ...string) (string, error) {
 	t.Helper()
 	bin := goBinary(t, "helm.sh/helm/v4/cmd/helm", "helm")
 	home := t.TempDir()

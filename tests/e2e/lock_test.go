@@ -16,8 +16,9 @@ import (
 	"github.com/edgectl/edgectl/pkg/registry"
 )
 
-// prefix names every cluster and registry this suite makes.
-const prefix = "e2e-"
+// prefix names every cluster and registry this suite makes; `ci chart`
+// names its clusters ci-CHART-XXXXX, and the suite's charts are e2e-*.
+const prefix, ciPrefix = "e2e-", "ci-e2e-"
 
 // TestMain lets one run of the suite at a time use the engine: the tests
 // pick fixed names, subnets and host ports, so two runs on one machine (a
@@ -73,7 +74,7 @@ func removeLeftovers() {
 	kubeconfig := filepath.Join(os.TempDir(), "edgectl-e2e-leftovers.kubeconfig")
 	defer os.Remove(kubeconfig)
 	for _, name := range names {
-		if !strings.HasPrefix(name, prefix) {
+		if !strings.HasPrefix(name, prefix) && !strings.HasPrefix(name, ciPrefix) {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "e2e: removing cluster %s, left by an earlier run\n", name)

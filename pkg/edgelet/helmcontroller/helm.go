@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,8 +18,9 @@ import (
 	"helm.sh/helm/v4/pkg/release"
 	"helm.sh/helm/v4/pkg/storage/driver"
 	"helm.sh/helm/v4/pkg/strvals"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
+
+	"github.com/edgectl/edgectl/internal/helmaction"
 )
 
 // helm runs Helm actions as the cluster admin.
@@ -29,16 +29,9 @@ type helm struct {
 	dir        string // repository cache and config
 }
 
-// actions is a Helm action configuration for namespace ns, releases kept
-// in Secrets there (as the helm CLI keeps them).
+// actions is a Helm action configuration for namespace ns.
 func (h *helm) actions(ns string) (*action.Configuration, error) {
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig, flags.Namespace = &h.kubeconfig, &ns
-	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.DiscardHandler))
-	if err := cfg.Init(flags, ns, "secret"); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return helmaction.Configuration(h.kubeconfig, ns)
 }
 
 // load reads the chart: from chartContent, else from its repository.
