@@ -8,11 +8,13 @@ package chartci
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/pkg/cluster"
 )
@@ -107,6 +109,10 @@ func (r *Runner) stage(c Chart, s Stage, name string, fn func() error) error {
 	start := time.Now()
 	err := fn()
 	d := time.Since(start)
+	if errors.Is(err, context.Canceled) {
+		r.logger.Infof(" - %s: %s interrupted", c.Name, name)
+		return edgeerrors.Wrap(edgeerrors.KindInterrupted, "", fmt.Errorf("interrupted during %s of chart %s", name, c.Name))
+	}
 	r.report.add(Case{Chart: c.Name, Stage: s, Name: name, Duration: d, err: err})
 	mark := "✓"
 	if err != nil {
