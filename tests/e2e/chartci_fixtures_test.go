@@ -26,7 +26,7 @@ spec:
       terminationGracePeriodSeconds: 1
       containers:
         - name: web
-          image: ghcr.io/edgectl/echo:dev
+          image: {{ .Values.image | default "ghcr.io/edgectl/echo:dev" }}
           readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
 ---
 apiVersion: v1

@@ -123,11 +123,19 @@ func TestChartCI(t *testing.T) {
 		}
 	})
 
-	t.Run("--parallel 2 creates two clusters and deletes both", func(t *testing.T) {
+	t.Run("--parallel 2 creates two clusters, loads an image built here, and deletes both", func(t *testing.T) {
+		// An image only the host's engine has: without --load-image the
+		// web pods could not start.
+		const app = "e2e-ci/app:dev"
+		dockerLoad(context.Background(), t, app, echoImage(t, goBinary(t, "./images/echo", "echo"), "ci chart"))
 		both := filepath.Join(dir, "both")
-		goodChart(t, both, "e2e-par-a", "0.1.0")
-		goodChart(t, both, "e2e-par-b", "0.1.0")
-		if out, code := run(both, "--parallel", "2", "--wait", "2m"); code != 0 {
+		for _, chart := range []string{"e2e-par-a", "e2e-par-b"} {
+			values := filepath.Join(goodChart(t, both, chart, "0.1.0"), "values.yaml")
+			if err := os.WriteFile(values, []byte(fixtureValues+"image: "+app+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out, code := run(both, "--parallel", "2", "--wait", "2m", "--load-image", app); code != 0 {
 			t.Fatalf("exit %d, want 0:\n%s", code, out)
 		}
 		cs, err := e.p.Runtime().List(context.Background(), map[string]string{})
