@@ -140,17 +140,16 @@ func (r *Runner) runChart(ctx context.Context, c Chart) error {
 		return err
 	}
 	defer tc.close()
-	var failedNS string
-	err = r.releases(ctx, c, tc, &failedNS)
-	if err != nil && failedNS != "" && r.opts.Artifacts != "" && !errors.Is(err, context.Canceled) {
-		r.saveArtifacts(c, tc, failedNS)
+	err = r.releases(ctx, c, tc)
+	if err != nil && len(tc.failed) > 0 && r.opts.Artifacts != "" && ctx.Err() == nil {
+		r.saveArtifacts(c, tc, tc.failed[0].ns)
 	}
 	return err
 }
 
-// releases installs c once per values file, then runs the upgrades;
-// failedNS is set to the namespace of the first failure.
-func (r *Runner) releases(ctx context.Context, c Chart, tc *testCluster, failedNS *string) error {
+// releases installs c once per values file, then runs the upgrades; it
+// stops at the first failure.
+func (r *Runner) releases(ctx context.Context, c Chart, tc *testCluster) error {
 	files := c.Values
 	if len(files) == 0 {
 		files = []string{""}
@@ -158,14 +157,12 @@ func (r *Runner) releases(ctx context.Context, c Chart, tc *testCluster, failedN
 	for _, file := range files {
 		ns := namespace(c, valuesName(file), "")
 		if err := r.release(ctx, c, tc, file, ns); err != nil {
-			*failedNS = ns
 			return err
 		}
 	}
 	for _, from := range r.upgradeSources() {
 		ns := namespace(c, "", "upgrade-"+from.name)
 		if err := r.upgradeFrom(ctx, c, tc, from, files[0], ns); err != nil {
-			*failedNS = ns
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
@@ -20,7 +19,6 @@ type testCluster struct {
 	r       *Runner
 	name    string
 	created bool // by ci chart: deleted at the end
-	rest    *rest.Config
 	api     *clusterAPI
 	helm    *helmClient
 	failed  []failedRelease
@@ -64,10 +62,11 @@ func (r *Runner) cluster(ctx context.Context, c Chart) (*testCluster, error) {
 	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		return nil, err
 	}
-	if tc.rest, err = clientcmd.BuildConfigFromFlags("", path); err != nil {
+	restConfig, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
 		return nil, err
 	}
-	if tc.api, err = newClusterAPI(tc.rest); err != nil {
+	if tc.api, err = newClusterAPI(restConfig); err != nil {
 		return nil, err
 	}
 	tc.helm = &helmClient{kubeconfig: path, cache: r.work, timeout: r.opts.Wait}
@@ -80,6 +79,13 @@ func (r *Runner) logsDir(c Chart) string {
 		return ""
 	}
 	return filepath.Join(r.opts.Artifacts, c.Name+"-create")
+}
+
+// markFailed records a failed release, for its artifacts and for close
+// (which removes it from a cluster ci chart was given), and returns err.
+func (tc *testCluster) markFailed(ns, name string, err error) error {
+	tc.failed = append(tc.failed, failedRelease{ns: ns, name: name})
+	return err
 }
 
 // close deletes a cluster ci chart created (kept with --retain after a

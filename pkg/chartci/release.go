@@ -30,14 +30,14 @@ func (r *Runner) release(ctx context.Context, c Chart, tc *testCluster, file, ns
 		return err
 	})
 	if err != nil {
-		return r.cleanup(tc, ns, name, err)
+		return tc.markFailed(ns, name, err)
 	}
 	objs := parseManifest(manifest, ns)
 	err = r.stage(c, StageWait, "wait ("+what+")", func() error {
 		return waitReady(ctx, tc.api.client, objs, r.opts.Wait)
 	})
 	if err != nil {
-		return r.cleanup(tc, ns, name, err)
+		return tc.markFailed(ns, name, err)
 	}
 	tested := false
 	err = r.stage(c, StageTest, "test ("+what+")", func() error {
@@ -46,7 +46,7 @@ func (r *Runner) release(ctx context.Context, c Chart, tc *testCluster, file, ns
 		return err
 	})
 	if err != nil {
-		return r.cleanup(tc, ns, name, err)
+		return tc.markFailed(ns, name, err)
 	}
 	if !tested {
 		r.logger.Infof("   %s: the chart has no test hooks (templates/tests/)", c.Name)
@@ -66,14 +66,6 @@ func (r *Runner) uninstall(ctx context.Context, c Chart, tc *testCluster, ns, na
 		}
 		return tc.api.deleteNamespace(ctx, ns)
 	})
-}
-
-// cleanup removes a failed release's namespace (best effort; the
-// artifacts are taken before the cluster goes, and a failure with
-// --cluster must not leave the release behind) and returns err.
-func (r *Runner) cleanup(tc *testCluster, ns, name string, err error) error {
-	tc.failed = append(tc.failed, failedRelease{ns: ns, name: name})
-	return err
 }
 
 // upgradeSource is an older chart to upgrade from.
@@ -143,7 +135,7 @@ func (r *Runner) upgradeFrom(ctx context.Context, c Chart, tc *testCluster, from
 		return nil
 	})
 	if err != nil {
-		return r.cleanup(tc, ns, name, err)
+		return tc.markFailed(ns, name, err)
 	}
 	return r.uninstall(ctx, c, tc, ns, name, objs, stageName)
 }
