@@ -29,11 +29,15 @@ func listen(ctx context.Context, sock, dsn string) error {
 	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
 	_, backend, err := drivers.New(bctx, &wg, &drivers.Config{
 		Endpoint: dsn,
-		// kine's library API has no defaults (its CLI does): these are the
-		// CLI's values, with compaction every 5 minutes as k3s runs it.
-		CompactInterval:  5 * time.Minute,
+		// kine's library API has no defaults (its CLI does). Compaction is
+		// the API server's, as on etcd: every 5 minutes it compacts to the
+		// revision it saw 5 minutes before. kine's own compactor kept the
+		// newest 1000 revisions besides, so on a quiet cluster a list's
+		// continue token never expired (upstream conformance expects a 410
+		// within 10 minutes).
+		CompactInterval:  0,
 		CompactTimeout:   5 * time.Second,
-		CompactMinRetain: 1000,
+		CompactMinRetain: 0,
 		CompactBatchSize: 1000,
 		PollBatchSize:    500,
 	})
