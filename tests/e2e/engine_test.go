@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
@@ -36,14 +37,7 @@ func TestEngineRestart(t *testing.T) {
 	restarted := time.Now()
 
 	for name, want := range before {
-		c := e.client(t, name)
-		err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
-			body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-			return err == nil && string(body) == "ok", nil
-		})
-		if err != nil {
-			t.Fatalf("%s: /readyz through the load balancer after the engine restart: %v", name, err)
-		}
+		waitReadyz(ctx, t, e.client(t, name), name)
 		t.Logf("%s answers /readyz %s after dockerd is back", name, time.Since(restarted).Round(100*time.Millisecond))
 		if got := ips(t, e, name); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: node IPs %v, were %v", name, got, want)
@@ -51,6 +45,19 @@ func TestEngineRestart(t *testing.T) {
 	}
 	waitEchoReady(ctx, t, client, 2)
 	t.Logf("workload ready %s after dockerd is back", time.Since(restarted).Round(100*time.Millisecond))
+}
+
+// waitReadyz waits until cluster name answers /readyz through its load
+// balancer.
+func waitReadyz(ctx context.Context, t *testing.T, c kubernetes.Interface, name string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 4*time.Minute, true, func(ctx context.Context) (bool, error) {
+		body, err := c.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil && string(body) == "ok", nil
+	})
+	if err != nil {
+		t.Fatalf("%s: /readyz through the load balancer after the engine restart: %v", name, err)
+	}
 }
 
 // dockerdRestarter returns how to restart this host's dockerd: through
@@ -73,9 +80,18 @@ func dockerdRestarter(t *testing.T) func(context.Context) {
 	if err != nil || pid == 0 {
 		t.Skip("no dockerd process on this host")
 	}
+	return processRestarter(t, "dockerd", pid, "/var/log/dockerd.log", "docker", "info")
+}
+
+// processRestarter returns how to stop the daemon with pid (SIGTERM) and start
+// it again with the same command line, its output appended to logPath, and
+// wait until probe (a command) succeeds. The new daemon outlives the test, as
+// the one it replaces would have.
+func processRestarter(t *testing.T, name string, pid int, logPath string, probe ...string) func(context.Context) {
+	t.Helper()
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {
-		t.Skipf("cannot read dockerd's command line: %v", err)
+		t.Skipf("cannot read %s's command line: %v", name, err)
 	}
 	argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	return func(ctx context.Context) {
@@ -86,26 +102,26 @@ func dockerdRestarter(t *testing.T) func(context.Context) {
 			return syscall.Kill(pid, 0) != nil, nil
 		})
 		if gone != nil {
-			t.Fatalf("dockerd (pid %d) did not stop within 1m", pid)
+			t.Fatalf("%s (pid %d) did not stop within 1m", name, pid)
 		}
-		log, err := os.OpenFile("/var/log/dockerd.log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer log.Close()
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stdout, cmd.Stderr = log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives the test, as the original did
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", argv[0], err)
 		}
 		_ = cmd.Process.Release()
 		up := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-			return exec.CommandContext(ctx, "docker", "info").Run() == nil, nil
+			return exec.CommandContext(ctx, probe[0], probe[1:]...).Run() == nil, nil
 		})
 		if up != nil {
-			t.Fatalf("dockerd did not answer within 2m of its restart (see /var/log/dockerd.log)")
+			t.Fatalf("%s did not answer within 2m of its restart (see %s)", name, logPath)
 		}
-		t.Logf("dockerd restarted")
+		t.Logf("%s restarted", name)
 	}
 }

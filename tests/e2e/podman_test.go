@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,12 +63,39 @@ func TestPodman(t *testing.T) {
 		t.Errorf("NodePort on the agent answered %q", body)
 	}
 
+	// Podman's API service restarts (an upgrade, a host's socket activation):
+	// the nodes run on under conmon, and edgectl finds them again through the
+	// new service.
+	before := ips(t, pe, name)
+	podmanServiceRestarter(t)(ctx)
+	if got := ips(t, pe, name); !reflect.DeepEqual(got, before) {
+		t.Errorf("node IPs after the Podman service restart: %v, were %v", got, before)
+	}
+	waitReadyz(ctx, t, client, name)
+	waitEchoReady(ctx, t, client, 2)
+	if body := httpGet(ctx, t, "http://"+agentIP+":30085/"); !strings.HasPrefix(body, "hello from echo-") {
+		t.Errorf("NodePort on the agent after the Podman service restart answered %q", body)
+	}
+
 	if err := p.Delete(ctx, name, pe.kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	if left := pe.engineObjects(t, name); len(left) > 0 {
 		t.Errorf("delete left %v in Podman", left)
 	}
+}
+
+// podmanServiceRestarter returns how to restart the `podman system service`
+// that `make deps` runs.
+func podmanServiceRestarter(t *testing.T) func(context.Context) {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-f", "^podman system service").Output()
+	pid, _ := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
+	if err != nil || pid == 0 {
+		t.Skip("no `podman system service` process on this host")
+	}
+	return processRestarter(t, "podman system service", pid, "/var/log/podman-service.log",
+		"podman", "--remote", "--url", podmanSocket, "info")
 }
 
 // copyImageToPodman loads the node image from Docker into Podman unless
