@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ func TestHA(t *testing.T) {
 	if !strings.Contains(members, "wal") {
 		t.Fatalf("server-0 has no etcd data: %s", members)
 	}
+	key := rotateKeyHA(ctx, t, e, name)
 
 	victim := nodeName(name, "server", 1)
 	if err := e.p.Runtime().Signal(ctx, victim, "KILL"); err != nil {
@@ -79,6 +81,37 @@ func TestHA(t *testing.T) {
 	}
 
 	replaceServer(ctx, t, e, name, victim)
+	// The added server took the rotated key from the server bundle.
+	if st := e.nodeExec(t, nodeName(name, "server", 3), "edgelet", "secrets-encrypt", "status", "-o", "json"); !strings.Contains(st, `"keys":["`+key+`"]`) {
+		t.Errorf("added server's keys: %s, want only %s", st, key)
+	}
+}
+
+// rotateKeyHA rotates the Secrets key of the 3 servers: afterwards each holds
+// only the new key, and a Secret written before reads back. It returns the
+// new key's name.
+func rotateKeyHA(ctx context.Context, t *testing.T, e *env, name string) string {
+	t.Helper()
+	client := e.client(t, name)
+	value := fmt.Sprintf("ha-secret-%d", time.Now().UnixNano())
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "at-rest", Namespace: "default"}, StringData: map[string]string{"password": value}}
+	if _, err := client.CoreV1().Secrets("default").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	key, err := e.p.RotateKey(ctx, name)
+	if err != nil {
+		t.Fatalf("rotate-key: %v", err)
+	}
+	t.Logf("rotated to %s on 3 servers in %s", key, time.Since(start).Round(100*time.Millisecond))
+	for i := 0; i < 3; i++ {
+		st := e.nodeExec(t, nodeName(name, "server", i), "edgelet", "secrets-encrypt", "status", "-o", "json")
+		if !strings.Contains(st, `"keys":["`+key+`"]`) {
+			t.Errorf("server-%d keys after rotate-key: %s, want only %s", i, st, key)
+		}
+	}
+	readBack(ctx, t, client, value, "after rotate-key")
+	return key
 }
 
 // replaceServer deletes the dead server, adds a new one, and kills server-0:

@@ -18,6 +18,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/delete"
 	clusterget "github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/get"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/list"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/rotatekey"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/startstop"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/config/initcmd"
@@ -95,7 +96,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	root.PersistentFlags().BoolVarP(&quiet, "quiet", "q", false, "print only errors")
 	clusterCmd := &cobra.Command{Use: "cluster", Short: "Create, delete and list clusters"}
 	clusterCmd.AddCommand(create.NewCommand(deps), delete.NewCommand(deps), list.NewCommand(deps), clusterget.NewCommand(deps),
-		startstop.NewStartCommand(deps), startstop.NewStopCommand(deps))
+		startstop.NewStartCommand(deps), startstop.NewStopCommand(deps), rotatekey.NewCommand(deps))
 	nodeCmd := &cobra.Command{Use: "node", Short: "Manage the nodes of clusters"}
 	nodeCmd.AddCommand(nodelist.NewCommand(deps), nodeadd.NewCommand(deps), nodedelete.NewCommand(deps))
 	kubeconfigCmd := &cobra.Command{Use: "kubeconfig", Short: "Print or merge kubeconfigs"}

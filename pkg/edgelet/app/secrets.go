@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,24 +58,53 @@ func newSecretsCommand() *cobra.Command {
 		},
 	}
 	status.Flags().StringVarP(&output, "output", "o", "", "output format: text or json")
+	// client is this server's admin client; restart restarts it and waits.
+	client := func() (kubernetes.Interface, error) {
+		kc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+		if err != nil {
+			return nil, err
+		}
+		kc.Timeout = 5 * time.Second
+		return kubernetes.NewForConfig(kc)
+	}
+	// step runs one step of a rotation across servers and restarts this
+	// server when the step changed its config.
+	step := func(cmd *cobra.Command, change func() (bool, error), done string) error {
+		changed, err := change()
+		if err != nil {
+			return err
+		}
+		if !changed {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (already)\n", done)
+			return nil
+		}
+		c, err := client()
+		if err != nil {
+			return err
+		}
+		if err := restartServer(cmd.Context(), c); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), done)
+		return nil
+	}
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Encrypt every Secret with a new key and drop the old one (restarts this server twice)",
-		Args:  cobra.NoArgs,
+		Long: `Encrypt every Secret with a new key and drop the old one, on a cluster of one
+server. With several servers, each must read a new key before any writes with
+it: run 'edgectl cluster rotate-key NAME' on the host, which runs prepare,
+promote, rewrite and drop on every server in turn.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := os.Stat(filepath.Join(dataDir, "server", "etcd")); err == nil {
-				return errors.New("this server is one of several (embedded etcd): rotation across HA servers is not supported yet; every server must get the new key before it writes")
+				return errors.New("this server is one of several (embedded etcd): each must read the new key before any writes with it; run `edgectl cluster rotate-key NAME` on the host (it runs `edgelet secrets-encrypt prepare|promote|rewrite|drop` on every server in turn)")
 			}
-			kc, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)
+			c, err := client()
 			if err != nil {
 				return err
 			}
-			kc.Timeout = 5 * time.Second
-			client, err := kubernetes.NewForConfig(kc)
-			if err != nil {
-				return err
-			}
-			key, err := secrets.Rotate(cmd.Context(), path(), client, func(ctx context.Context) error { return restartServer(ctx, client) }, cmd.ErrOrStderr())
+			key, err := secrets.Rotate(cmd.Context(), path(), c, func(ctx context.Context) error { return restartServer(ctx, c) }, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -82,8 +112,59 @@ func newSecretsCommand() *cobra.Command {
 			return nil
 		},
 	}
-	rotate.Flags().StringVar(&kubeconfigPath, "kubeconfig", config.DefaultKubeconfig, "admin kubeconfig of this server")
-	cmd.AddCommand(status, rotate)
+	prepare := &cobra.Command{
+		Use:   "prepare",
+		Short: "Add a key, read from stdin as \"NAME SECRET\", that reads but does not write yet (HA step 1)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			line, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 4096))
+			if err != nil {
+				return err
+			}
+			key, err := secrets.ParseKey(string(line))
+			if err != nil {
+				return err
+			}
+			return step(cmd, func() (bool, error) { return secrets.Prepare(path(), key) }, "Prepared: "+key.Name+" reads")
+		},
+	}
+	promote := &cobra.Command{
+		Use:   "promote NAME",
+		Short: "Make the prepared key NAME the writing key (HA step 2, once every server has prepared it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return step(cmd, func() (bool, error) { return secrets.Promote(path(), args[0]) }, "Promoted: "+args[0]+" writes")
+		},
+	}
+	rewrite := &cobra.Command{
+		Use:   "rewrite",
+		Short: "Store every Secret again under the writing key (HA step 3, on one server)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			n, err := secrets.Rewrite(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Rewrote %d Secret(s)\n", n)
+			return nil
+		},
+	}
+	drop := &cobra.Command{
+		Use:   "drop",
+		Short: "Remove every key but the writing one (HA step 4, after rewrite)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return step(cmd, func() (bool, error) { return secrets.Drop(path()) }, "Dropped the old keys")
+		},
+	}
+	for _, c := range []*cobra.Command{rotate, prepare, promote, rewrite, drop} {
+		c.Flags().StringVar(&kubeconfigPath, "kubeconfig", config.DefaultKubeconfig, "admin kubeconfig of this server")
+	}
+	cmd.AddCommand(status, rotate, prepare, promote, rewrite, drop)
 	return cmd
 }
 

@@ -2,8 +2,11 @@ package secrets
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -75,4 +78,74 @@ func Rewrite(ctx context.Context, client kubernetes.Interface) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// The steps of a rotation across several servers, each run on every server
+// (and each server restarted) before the next starts, so that no server ever
+// writes with a key another cannot read: Prepare adds the new key as a
+// reading key, Promote makes it the writing key, Rewrite (once) stores every
+// Secret again, and Drop removes the old keys. Each step reports whether it
+// changed the config, so a re-run after a failure restarts nothing twice.
+
+// Prepare adds key at the end of the keys at path: it reads but does not
+// write.
+func Prepare(path string, key Key) (bool, error) {
+	keys, err := Keys(path)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		if k.Name == key.Name {
+			if k.Secret != key.Secret {
+				return false, fmt.Errorf("%s already holds a different key named %s", path, key.Name)
+			}
+			return false, nil
+		}
+	}
+	return true, Write(path, append(keys, key))
+}
+
+// Promote makes the key named name the writing key.
+func Promote(path, name string) (bool, error) {
+	keys, err := Keys(path)
+	if err != nil {
+		return false, err
+	}
+	for i, k := range keys {
+		if k.Name != name {
+			continue
+		}
+		if i == 0 {
+			return false, nil
+		}
+		order := append([]Key{k}, keys[:i]...)
+		return true, Write(path, append(order, keys[i+1:]...))
+	}
+	return false, fmt.Errorf("%s has no key named %s: run prepare first", path, name)
+}
+
+// Drop keeps only the writing key, after Rewrite has stored every Secret
+// under it.
+func Drop(path string) (bool, error) {
+	keys, err := Keys(path)
+	if err != nil {
+		return false, err
+	}
+	if len(keys) == 1 {
+		return false, nil
+	}
+	return true, Write(path, keys[:1])
+}
+
+// ParseKey reads a key as "NAME SECRET" (the secret in base64 of 32 bytes).
+func ParseKey(s string) (Key, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return Key{}, errors.New(`a key is "NAME SECRET"`)
+	}
+	b, err := base64.StdEncoding.DecodeString(f[1])
+	if err != nil || len(b) != 32 {
+		return Key{}, fmt.Errorf("key %s: the secret must be 32 bytes in base64", f[0])
+	}
+	return Key{Name: f[0], Secret: f[1]}, nil
 }

@@ -85,3 +85,60 @@ func TestRotateRewritesEverySecret(t *testing.T) {
 		t.Errorf("%d updates; log:\n%s", updates, log.String())
 	}
 }
+
+// The HA steps: the new key reads first, then writes, then is alone; each
+// step run twice changes nothing the second time.
+func TestPreparePromoteDrop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ConfigFile)
+	if err := Ensure(path); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := Keys(path)
+	next, _ := NewKey(time.Unix(200, 0))
+	names := func() string {
+		keys, err := Keys(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, k := range keys {
+			n = append(n, k.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	steps := []struct {
+		name string
+		run  func() (bool, error)
+		want string
+	}{
+		{"prepare", func() (bool, error) { return Prepare(path, next) }, old[0].Name + ",key-200"},
+		{"promote", func() (bool, error) { return Promote(path, next.Name) }, "key-200," + old[0].Name},
+		{"drop", func() (bool, error) { return Drop(path) }, "key-200"},
+	}
+	for _, s := range steps {
+		for i, wantChanged := range []bool{true, false} {
+			changed, err := s.run()
+			if err != nil || changed != wantChanged {
+				t.Fatalf("%s run %d: changed %v, %v", s.name, i+1, changed, err)
+			}
+			if got := names(); got != s.want {
+				t.Fatalf("%s: keys %s, want %s", s.name, got, s.want)
+			}
+		}
+	}
+	if _, err := Promote(path, "key-missing"); err == nil || !strings.Contains(err.Error(), "prepare first") {
+		t.Errorf("promote of a key never prepared: %v", err)
+	}
+	clash := Key{Name: next.Name, Secret: old[0].Secret}
+	if _, err := Prepare(path, clash); err == nil {
+		t.Error("prepare accepted a different key under a name already used")
+	}
+	if k, err := ParseKey(next.Name + " " + next.Secret + "\n"); err != nil || k != next {
+		t.Errorf("ParseKey: %v %v", k, err)
+	}
+	for _, bad := range []string{"", "key-1", "key-1 c2hvcnQ=", "key-1 not-base64!"} {
+		if _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/edgectl/edgectl/internal/cli"
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/pkg/edgelet/secrets"
+)
+
+// RotateKey encrypts the Secrets of cluster with a new key on every server.
+// Each step runs on every server, each restarted in turn, before the next
+// step starts, so that no server ever writes with a key another cannot read:
+// prepare (the new key reads), promote (it writes), rewrite (every Secret
+// is stored again, once), drop (the old keys go). Every step is idempotent,
+// so running RotateKey again after a failure finishes the job with a new
+// key. It returns the new key's name.
+func (p *Provider) RotateKey(ctx context.Context, cluster string) (name string, err error) {
+	nodes, err := p.Nodes(ctx, cluster)
+	if err != nil {
+		return "", err
+	}
+	var servers []string
+	for _, n := range nodes {
+		if n.Role != RoleServer {
+			continue
+		}
+		if n.State != "running" {
+			return "", edgeerrors.New(edgeerrors.KindGeneric,
+				fmt.Sprintf("start it (`edgectl cluster start %s`) or delete it (`edgectl node delete %s`) first", cluster, n.Name),
+				"server %s is %s: every server must take the new key", n.Name, n.State)
+		}
+		servers = append(servers, n.Name)
+	}
+	if len(servers) == 0 {
+		return "", edgeerrors.New(edgeerrors.KindNotFound, "`edgectl cluster list` shows the clusters", "no cluster %q", cluster)
+	}
+	key, err := secrets.NewKey(time.Now())
+	if err != nil {
+		return "", err
+	}
+	status := cli.NewStatus(p.logger.Writer())
+	defer func() { status.End(err == nil) }()
+	each := func(what string, args ...string) error {
+		for _, s := range servers {
+			status.Start(fmt.Sprintf("%s on %s", what, s))
+			var stdin io.Reader
+			if args[0] == "prepare" {
+				stdin = strings.NewReader(key.Name + " " + key.Secret)
+			}
+			cmd := append([]string{"edgelet", "secrets-encrypt"}, args...)
+			if _, err := p.run(ctx, s, stdin, cmd...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := each("Adding key "+key.Name+" as a reading key", "prepare"); err != nil {
+		return "", err
+	}
+	if err := each("Making "+key.Name+" the writing key", "promote", key.Name); err != nil {
+		return "", err
+	}
+	status.Start("Storing every Secret again under " + key.Name)
+	if _, err := p.run(ctx, servers[0], nil, "edgelet", "secrets-encrypt", "rewrite"); err != nil {
+		return "", err
+	}
+	if err := each("Dropping the old keys", "drop"); err != nil {
+		return "", err
+	}
+	return key.Name, nil
+}
