@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2
 
 all: build
 
@@ -49,6 +49,10 @@ test-conformance: image
 ## test-conformance-serial: the [Serial] [Conformance] tests, one at a time
 test-conformance-serial: image
 	SERIAL=1 hack/conformance/run.sh
+
+## test-cgroupv2: a 1+1 cluster in a Debian 12 VM (qemu TCG, cgroup v2, Docker), privileged and on the unprivileged fallback; ~16 min
+test-cgroupv2: image
+	hack/vm/cgroupv2.sh
 
 ## test-chart-soak: `edgectl ci chart` 20 times in a row on the passing fixture chart (own cluster each); any failure fails; ~20 min
 test-chart-soak: image
