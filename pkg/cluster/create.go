@@ -16,7 +16,6 @@ import (
 	"github.com/edgectl/edgectl/internal/hostport"
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
-	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
 
 // CreateOptions control Create.
@@ -124,11 +123,8 @@ func (p *Provider) preflight(ctx context.Context, cfg *v1alpha1.Cluster) error {
 		return edgeerrors.New(edgeerrors.KindExists, fmt.Sprintf("delete it first (`edgectl cluster delete %s`) or pick another name", cfg.Name),
 			"cluster %q already exists", cfg.Name)
 	}
-	if _, ok, err := p.rt.ImageLabel(ctx, cfg.Image, nodeimage.LabelInputs); err != nil {
-		return engineError(err)
-	} else if !ok {
-		return edgeerrors.New(edgeerrors.KindImageMissing, "build it with `edgectl image build` (or `make image`), or pass --image",
-			"node image %q not found in the engine", cfg.Image)
+	if err := p.checkPlatforms(ctx, cfg); err != nil {
+		return err
 	}
 	if _, err := userManifests(cfg); err != nil {
 		return err

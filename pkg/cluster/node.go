@@ -68,6 +68,9 @@ func (p *Provider) AddNode(ctx context.Context, opts AddNodeOptions) (string, er
 	if err := cfg.Validate(); err != nil {
 		return "", edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "", err)
 	}
+	if err := p.checkPlatform(ctx, cfg.Image, cfg.Platform(role, next)); err != nil {
+		return "", err
+	}
 	// The new node pulls through the cluster's registries, as the others do.
 	if err := p.resolveRegistries(ctx, cfg); err != nil {
 		return "", err

@@ -149,7 +149,7 @@ func planNode(cfg *v1alpha1.Cluster, role string, i int, join, token string, pri
 	name := nc.NodeName
 	vols := volumes(name)
 	return nodePlan{Role: role, Index: i, Config: nc, Spec: runtime.NodeSpec{
-		Name: name, Hostname: name, Image: cfg.Image, IP: nc.NodeIP, Network: networkName(cfg.Name),
+		Name: name, Hostname: name, Image: v1alpha1.ImageFor(cfg.Image, cfg.Platform(role, i)), IP: nc.NodeIP, Network: networkName(cfg.Name),
 		Labels: labels, Node: true, Privileged: privileged, Ports: ports,
 		Tmpfs: []string{"/run", "/tmp"},
 		Mounts: []runtime.Mount{

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/edgectl/edgectl/internal/binfmt"
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
@@ -75,6 +76,37 @@ func TestCLIErrorsAndInterrupt(t *testing.T) {
 			t.Errorf("exit %d: %s", exitCode(err), out)
 		}
 		if objs := e.engineObjects(t, "e2e-noimage"); len(objs) > 0 {
+			t.Errorf("created %v", objs)
+		}
+	})
+
+	t.Run("an agent platform the host cannot run or has no image for fails before anything is made", func(t *testing.T) {
+		other := "linux/arm64"
+		if v1alpha1.HostPlatform() == other {
+			other = "linux/amd64"
+		}
+		arch := strings.TrimPrefix(other, "linux/")
+		// The server's image is there; the agents' (its tag + "-ARCH") never is.
+		image := "edgectl/node:e2e-platform"
+		if out, err := exec.Command("docker", "tag", e.image, image).CombinedOutput(); err != nil {
+			t.Fatalf("docker tag: %v %s", err, out)
+		}
+		defer exec.Command("docker", "rmi", image).Run()
+		start := time.Now()
+		out, err := exec.Command(bin, "cluster", "create", "e2e-platform", "--agents", "1", "--agent-platform", other,
+			"--image", image, "--kubeconfig", kubeconfig).CombinedOutput()
+		t.Logf("failed after %s", time.Since(start).Round(time.Millisecond))
+		var prob *binfmt.Problem
+		if errors.As(binfmt.Check(binfmt.Dir, arch), &prob) {
+			// This host does not emulate arch: the error says so and gives the fix.
+			if exitCode(err) != 1 || !strings.Contains(string(out), prob.Reason) || !strings.Contains(string(out), prob.Fix) {
+				t.Errorf("exit %d: %s", exitCode(err), out)
+			}
+		} else if exitCode(err) != 6 || !strings.Contains(string(out), "edgectl image build --platform "+other) {
+			// It does: the image of that platform is what is missing.
+			t.Errorf("exit %d: %s", exitCode(err), out)
+		}
+		if objs := e.engineObjects(t, "e2e-platform"); len(objs) > 0 {
 			t.Errorf("created %v", objs)
 		}
 	})

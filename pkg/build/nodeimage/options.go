@@ -66,9 +66,9 @@ func (o *Options) Complete() error {
 	switch o.Arch {
 	case "amd64":
 	case "arm64":
-		errs = append(errs, errors.New("--arch arm64 is not supported yet (planned); use amd64"))
+		errs = append(errs, errors.New("--platform linux/arm64: the arm64 node image is not built yet (issue 15); use linux/amd64"))
 	default:
-		errs = append(errs, fmt.Errorf("--arch %q: must be amd64", o.Arch))
+		errs = append(errs, fmt.Errorf("--platform linux/%s: must be linux/amd64", o.Arch))
 	}
 	switch o.Output {
 	case "docker":

@@ -44,8 +44,13 @@ nodes: []
 #   labels: {site: store-17}
 #   taints: ["edge=true:NoSchedule"]
 #   args: ["kubelet-arg=max-pods=50"]
+#   platform: linux/arm64   # this node only; under qemu emulation where it is not the host's
 
 # Extra edgelet flags for every server / every agent.
 serverArgs: []
 agentArgs: []
+# Platform of every agent (linux/amd64 or linux/arm64); empty is the host's. Another
+# platform runs under qemu user emulation, from the node image tagged IMAGE-ARCH
+# (edgectl image build --platform linux/arm64).
+agentPlatform: ""
 `

@@ -38,6 +38,11 @@ type Cluster struct {
 	// server or agent, e.g. "kube-apiserver-arg=v=2".
 	ServerArgs []string `json:"serverArgs,omitempty"`
 	AgentArgs  []string `json:"agentArgs,omitempty"`
+	// AgentPlatform is the platform of every agent, linux/amd64 or
+	// linux/arm64; empty is the host's. Another platform than the host's
+	// runs under qemu user emulation (binfmt_misc), from the node image of
+	// that platform (Image with "-ARCH" appended to its tag).
+	AgentPlatform string `json:"agentPlatform,omitempty"`
 	// Manifests is a host directory whose .yaml, .yml and .json files go into
 	// every server's manifests directory at create; edgelet applies them and
 	// keeps them applied, as it does its packaged add-ons (k3s's
@@ -120,6 +125,8 @@ type Node struct {
 	Taints []string `json:"taints,omitempty"`
 	// Args are extra edgelet flags, name=value.
 	Args []string `json:"args,omitempty"`
+	// Platform of this node (see AgentPlatform); it wins over AgentPlatform.
+	Platform string `json:"platform,omitempty"`
 }
 
 // DeepCopy returns a copy of c that shares nothing with it.

@@ -138,8 +138,17 @@ func (c *Cluster) Validate() error {
 	}
 	checkArgs("serverArgs", c.ServerArgs)
 	checkArgs("agentArgs", c.AgentArgs)
+	if err := checkPlatform("agentPlatform", c.AgentPlatform); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.Contains(c.Image, "@") && (c.AgentPlatform != "" || slices.ContainsFunc(c.Nodes, func(n Node) bool { return n.Platform != "" })) {
+		add("image %q: a digest names one platform; use a tag, to which each platform's image adds -ARCH", c.Image)
+	}
 	for i, n := range c.Nodes {
 		checkArgs(fmt.Sprintf("nodes[%d].args", i), n.Args)
+		if err := checkPlatform(fmt.Sprintf("nodes[%d].platform", i), n.Platform); err != nil {
+			errs = append(errs, err)
+		}
 		if err := c.checkNodeRef(fmt.Sprintf("%s:%d", n.Role, n.Index)); err != nil || n.Role == "loadbalancer" {
 			add("nodes[%d]: role %q index %d does not name a node of this cluster", i, n.Role, n.Index)
 		}

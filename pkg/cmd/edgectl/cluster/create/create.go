@@ -23,6 +23,7 @@ type flagpole struct {
 	Retain          bool
 	APIPort         int
 	Subnet          string
+	AgentPlatform   string
 	NoSwitchContext bool
 	Kubeconfig      string
 	Ports           []string
@@ -79,6 +80,9 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 			if fl.Changed("subnet") {
 				cfg.Network.Subnet = f.Subnet
 			}
+			if fl.Changed("agent-platform") {
+				cfg.AgentPlatform = f.AgentPlatform
+			}
 			for _, s := range f.Ports {
 				port, err := v1alpha1.ParsePort(s)
 				if err != nil {
@@ -127,6 +131,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 	fs.BoolVar(&f.NoSwitchContext, "no-switch-context", false, "do not make the new context current")
 	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp][@loadbalancer|@server:N|@agent:N] (repeatable)")
 	fs.StringArrayVar(&f.ServerArgs, "server-arg", nil, "extra edgelet server flag NAME=VALUE for every server, e.g. kube-apiserver-arg=v=2 (repeatable)")
+	fs.StringVar(&f.AgentPlatform, "agent-platform", "", "platform of the agents, linux/amd64 or linux/arm64 (default: the host's; another runs under qemu emulation)")
 	fs.StringArrayVar(&f.AgentArgs, "agent-arg", nil, "extra edgelet agent flag NAME=VALUE for every agent (repeatable)")
 	fs.StringSliceVar(&f.Disable, "disable", nil, "packaged add-ons not to deploy: "+strings.Join(v1alpha1.AddOns, ", ")+" (repeatable or comma-separated)")
 	fs.StringSliceVar(&f.Registries, "registry", nil, "pull every image through this edgectl registry (`edgectl registry create`); repeatable")

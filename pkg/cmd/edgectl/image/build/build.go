@@ -3,9 +3,11 @@ package build
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
@@ -14,6 +16,7 @@ import (
 // NewCommand returns `edgectl image build`.
 func NewCommand(deps cmdutil.Deps) *cobra.Command {
 	o := nodeimage.Options{}
+	var platform string
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build the node image offline (Debian packages and Go modules only)",
@@ -23,6 +26,13 @@ modules, and the offline system images (pause, CoreDNS). No registry is
 contacted. Inputs are hashed: an unchanged build is a cache hit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Arch == "" {
+				arch, ok := strings.CutPrefix(platform, "linux/")
+				if !ok {
+					return edgeerrors.New(edgeerrors.KindInvalidConfig, "e.g. --platform linux/amd64", "--platform %q: must be linux/ARCH", platform)
+				}
+				o.Arch = arch
+			}
 			logger := deps.Logger()
 			p, err := cluster.NewProvider(logger)
 			if err != nil {
@@ -42,7 +52,9 @@ contacted. Inputs are hashed: an unchanged build is a cache hit.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.Tag, "tag", "t", nodeimage.DefaultTag, "image tag")
-	fs.StringVar(&o.Arch, "arch", "amd64", "architecture (amd64; arm64 is planned)")
+	fs.StringVar(&platform, "platform", "linux/amd64", "platform of the image (linux/amd64; linux/arm64 is being built)")
+	fs.StringVar(&o.Arch, "arch", "", "architecture")
+	_ = fs.MarkDeprecated("arch", "use --platform linux/ARCH")
 	fs.StringVar(&o.Output, "output", "docker", "docker (load into the engine) or oci-tar")
 	fs.StringVar(&o.OutFile, "file", "", "file for --output oci-tar")
 	fs.StringVar(&o.SourceDir, "source", "", "edgectl source tree (default: found from the current directory)")

@@ -1,0 +1,50 @@
+package v1alpha1
+
+import (
+	"fmt"
+	goruntime "runtime"
+	"slices"
+	"strings"
+)
+
+// Platforms are the node platforms edgectl builds images for.
+var Platforms = []string{"linux/amd64", "linux/arm64"}
+
+// HostPlatform is the platform edgectl runs on.
+func HostPlatform() string { return "linux/" + goruntime.GOARCH }
+
+// Platform is the platform of node i of role: its nodes[] entry's, else the
+// agents' for an agent, else the host's.
+func (c *Cluster) Platform(role string, i int) string {
+	for _, n := range c.Nodes {
+		if n.Role == role && n.Index == i && n.Platform != "" {
+			return n.Platform
+		}
+	}
+	if role == "agent" && c.AgentPlatform != "" {
+		return c.AgentPlatform
+	}
+	return HostPlatform()
+}
+
+// ImageFor is the node image of platform: image itself for the host's
+// platform, else image with "-ARCH" appended to its tag, which is how
+// `edgectl image build --platform` names it.
+func ImageFor(image, platform string) string {
+	if platform == "" || platform == HostPlatform() {
+		return image
+	}
+	arch := strings.TrimPrefix(platform, "linux/")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image + "-" + arch
+	}
+	return image + ":latest-" + arch
+}
+
+// checkPlatform checks one platform field.
+func checkPlatform(field, p string) error {
+	if p == "" || slices.Contains(Platforms, p) {
+		return nil
+	}
+	return fmt.Errorf("%s %q: must be one of %s", field, p, strings.Join(Platforms, ", "))
+}
