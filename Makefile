@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64
 
 all: build
 
@@ -23,6 +23,14 @@ deps:
 ## image: build the node image (cached: an unchanged tree is a hit in seconds)
 image: deps build
 	bin/edgectl image build
+
+## deps-arm64: qemu-user-static with binfmt_misc, the aarch64 C cross compiler and libseccomp:arm64
+deps-arm64:
+	hack/deps-arm64.sh
+
+## image-arm64: build the arm64 node image (edgectl/node:dev-arm64) on this host
+image-arm64: deps deps-arm64 build
+	bin/edgectl image build --platform linux/arm64
 
 ## up: build everything, create the demo cluster and show it working
 up: image

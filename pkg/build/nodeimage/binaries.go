@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 )
 
@@ -14,8 +15,11 @@ type goBuild struct {
 	Packages  []string // import paths or ./relative
 	Out       string   // file (one package) or directory ending in /
 	CGO       bool
-	Tags      []string
-	LDFlags   []string
+	// HostOnly binaries run in the engine beside the nodes, so they are
+	// built for the host's architecture only.
+	HostOnly bool
+	Tags     []string
+	LDFlags  []string
 }
 
 // EdgeletTags are the build tags of edgelet: no in-tree cloud providers, and
@@ -72,7 +76,7 @@ func builds(edgeletVersion string) []goBuild {
 		}},
 		{ModuleDir: "images/coredns", Out: "sys/coredns", Packages: []string{"./cmd/coredns"}},
 		// The registry runs beside the nodes, in the engine (its own image).
-		{ModuleDir: "images/registry", Out: "sys/registry", Packages: []string{"."}},
+		{ModuleDir: "images/registry", Out: "sys/registry", Packages: []string{"."}, HostOnly: true},
 	}
 }
 
@@ -95,8 +99,9 @@ func (b *builder) buildBinaries(ctx context.Context, dir, edgeletVersion string)
 	if _, err := b.lookPath("go"); err != nil {
 		return fmt.Errorf("the Go toolchain is needed to build the node image: install Go 1.25+ and put it on PATH")
 	}
-	if _, err := os.Stat("/usr/include/seccomp.h"); err != nil {
-		return fmt.Errorf("libseccomp headers are needed to build runc: run `apt-get install -y libseccomp-dev` (or `make deps`)")
+	cc, err := b.cgoToolchain()
+	if err != nil {
+		return err
 	}
 	// Start the output directories empty, so a binary that is no longer
 	// built (ctr, before it joined containerd) cannot linger in the image.
@@ -109,15 +114,55 @@ func (b *builder) buildBinaries(ctx context.Context, dir, edgeletVersion string)
 		}
 	}
 	for _, g := range builds(edgeletVersion) {
+		if g.HostOnly && b.opts.Arch != goruntime.GOARCH {
+			continue
+		}
 		cgo := "0"
 		if g.CGO {
 			cgo = "1"
 		}
 		env := []string{"CGO_ENABLED=" + cgo, "GOOS=linux", "GOARCH=" + b.opts.Arch, "GOFLAGS=-buildvcs=false"}
+		if g.CGO {
+			env = append(env, cc...)
+		}
 		b.log("go build %s", strings.Join(g.Packages, " "))
 		if _, err := b.runIn(ctx, filepath.Join(b.opts.SourceDir, g.ModuleDir), env, "go", goBuildArgs(g, dir)...); err != nil {
 			return fmt.Errorf("build %s: %w", strings.Join(g.Packages, " "), err)
 		}
 	}
 	return nil
+}
+
+// crossToolchains are Debian's C cross compilers per GOARCH, and where the
+// target's libseccomp is (dpkg --add-architecture).
+var crossToolchains = map[string]struct{ CC, LibDir string }{
+	"arm64": {"aarch64-linux-gnu-gcc", "/usr/lib/aarch64-linux-gnu"},
+	"amd64": {"x86_64-linux-gnu-gcc", "/usr/lib/x86_64-linux-gnu"},
+}
+
+// cgoToolchain checks what runc's cgo build needs for the target
+// architecture, and returns the environment that selects it: the host's C
+// compiler for the host's architecture, else Debian's cross compiler and the
+// target's libseccomp.
+func (b *builder) cgoToolchain() ([]string, error) {
+	if _, err := os.Stat("/usr/include/seccomp.h"); err != nil {
+		return nil, fmt.Errorf("libseccomp headers are needed to build runc: run `apt-get install -y libseccomp-dev` (or `make deps`)")
+	}
+	if b.opts.Arch == goruntime.GOARCH {
+		return nil, nil
+	}
+	tc, ok := crossToolchains[b.opts.Arch]
+	if !ok {
+		return nil, fmt.Errorf("no C cross compiler known for %s", b.opts.Arch)
+	}
+	a := b.opts.Arch // Debian's architecture names match GOARCH for these two
+	fix := fmt.Sprintf("run `dpkg --add-architecture %s && apt-get update && apt-get install -y gcc-%s libseccomp-dev:%s` (or `make deps-%s`)",
+		a, strings.TrimSuffix(tc.CC, "-gcc"), a, a)
+	if _, err := b.lookPath(tc.CC); err != nil {
+		return nil, fmt.Errorf("runc for %s needs the C cross compiler %s: %s", b.opts.Arch, tc.CC, fix)
+	}
+	if _, err := os.Stat(filepath.Join(tc.LibDir, "libseccomp.so")); err != nil {
+		return nil, fmt.Errorf("runc for %s needs libseccomp for %s: %s", b.opts.Arch, b.opts.Arch, fix)
+	}
+	return []string{"CC=" + tc.CC, "PKG_CONFIG_LIBDIR=" + filepath.Join(tc.LibDir, "pkgconfig")}, nil
 }

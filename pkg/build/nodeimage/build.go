@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -99,7 +100,7 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 		if fresh, err := b.upToDate(ctx, inputs); err != nil {
 			return nil, err
 		} else if fresh {
-			b.log("%s and %s are up to date (inputs %s)", opts.Tag, RegistryImage, inputs[:12])
+			b.log("%s is up to date (inputs %s)", opts.Tag, inputs[:12])
 			return &Result{Tag: opts.Tag, CacheHit: true, Duration: time.Since(start)}, nil
 		}
 	}
@@ -122,7 +123,7 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 	if err := b.output(ctx, img); err != nil {
 		return nil, err
 	}
-	if opts.Output == "docker" {
+	if opts.Output == "docker" && b.hostArch() {
 		if err := b.registryImage(ctx, binDir, inputs); err != nil {
 			return nil, err
 		}
@@ -130,10 +131,18 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 	return &Result{Tag: opts.Tag, Size: size, Duration: time.Since(start)}, nil
 }
 
+// hostArch tells whether the image is for the host's architecture: only
+// then is the registry's image (it runs in the engine) built with it.
+func (b *builder) hostArch() bool { return b.opts.Arch == goruntime.GOARCH }
+
 // upToDate tells whether the engine holds the node image and the registry
 // image of these inputs.
 func (b *builder) upToDate(ctx context.Context, inputs string) (bool, error) {
-	for _, ref := range []string{b.opts.Tag, RegistryImage} {
+	refs := []string{b.opts.Tag}
+	if b.hostArch() {
+		refs = append(refs, RegistryImage)
+	}
+	for _, ref := range refs {
 		have, ok, err := b.engine.ImageLabel(ctx, ref, LabelInputs)
 		if err != nil || !ok || have != inputs {
 			return false, err

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"slices"
 	"strings"
 
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
@@ -39,7 +42,7 @@ const (
 // Options of a node image build.
 type Options struct {
 	Tag       string
-	Arch      string // amd64 (arm64 planned)
+	Arch      string // GOARCH: amd64 or arm64 (default: the host's)
 	Output    string // "docker" (load into the engine) or "oci-tar"
 	OutFile   string // for oci-tar
 	SourceDir string // edgectl's source tree
@@ -50,11 +53,12 @@ type Options struct {
 
 // Complete fills defaults and validates.
 func (o *Options) Complete() error {
-	if o.Tag == "" {
-		o.Tag = DefaultTag
-	}
 	if o.Arch == "" {
-		o.Arch = "amd64"
+		o.Arch = goruntime.GOARCH
+	}
+	if o.Tag == "" {
+		// Another platform's image takes the tag clusters look for it under.
+		o.Tag = v1alpha1.ImageFor(DefaultTag, "linux/"+o.Arch)
 	}
 	if o.Output == "" {
 		o.Output = "docker"
@@ -63,12 +67,8 @@ func (o *Options) Complete() error {
 		o.Mirror = DefaultMirror
 	}
 	var errs []error
-	switch o.Arch {
-	case "amd64":
-	case "arm64":
-		errs = append(errs, errors.New("--platform linux/arm64: the arm64 node image is not built yet (issue 15); use linux/amd64"))
-	default:
-		errs = append(errs, fmt.Errorf("--platform linux/%s: must be linux/amd64", o.Arch))
+	if !slices.Contains(v1alpha1.Platforms, "linux/"+o.Arch) {
+		errs = append(errs, fmt.Errorf("--platform linux/%s: must be one of %s", o.Arch, strings.Join(v1alpha1.Platforms, ", ")))
 	}
 	switch o.Output {
 	case "docker":

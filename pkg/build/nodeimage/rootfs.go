@@ -3,12 +3,16 @@ package nodeimage
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"time"
+
+	"github.com/edgectl/edgectl/internal/binfmt"
 )
 
 // maskedUnits do nothing useful in a node container, or do harm: binfmt is
@@ -63,6 +67,15 @@ func (b *builder) rootfs(ctx context.Context) (tarPath string, manifest []string
 	}
 	if _, err := exec.LookPath("debootstrap"); err != nil {
 		return "", nil, fmt.Errorf("debootstrap is not installed: run `apt-get install -y debootstrap` (or `make deps`)")
+	}
+	if b.opts.Arch != goruntime.GOARCH {
+		// debootstrap's second stage runs the target's maintainer scripts.
+		var prob *binfmt.Problem
+		if err := binfmt.Check(binfmt.Dir, b.opts.Arch); errors.As(err, &prob) {
+			return "", nil, fmt.Errorf("a %s rootfs runs %s programs under qemu: %w; fix: %s", b.opts.Arch, b.opts.Arch, err, prob.Fix)
+		} else if err != nil {
+			return "", nil, err
+		}
 	}
 	work := tarPath + ".work"
 	_ = os.RemoveAll(work)

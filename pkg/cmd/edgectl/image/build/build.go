@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
@@ -51,8 +52,8 @@ contacted. Inputs are hashed: an unchanged build is a cache hit.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVarP(&o.Tag, "tag", "t", nodeimage.DefaultTag, "image tag")
-	fs.StringVar(&platform, "platform", "linux/amd64", "platform of the image (linux/amd64; linux/arm64 is being built)")
+	fs.StringVarP(&o.Tag, "tag", "t", "", "image tag (default "+nodeimage.DefaultTag+", with -ARCH appended for another platform than the host's)")
+	fs.StringVar(&platform, "platform", v1alpha1.HostPlatform(), "platform of the image: linux/amd64 or linux/arm64 (another than the host's is built with qemu and a C cross compiler)")
 	fs.StringVar(&o.Arch, "arch", "", "architecture")
 	_ = fs.MarkDeprecated("arch", "use --platform linux/ARCH")
 	fs.StringVar(&o.Output, "output", "docker", "docker (load into the engine) or oci-tar")
