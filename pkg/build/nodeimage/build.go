@@ -92,9 +92,9 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
-	inputs, err := inputsHash(opts.SourceDir, "arch="+opts.Arch, "mirror="+opts.Mirror, "k8s="+KubernetesVersion, "layout=v1")
+	inputs, err := b.inputs()
 	if err != nil {
-		return nil, fmt.Errorf("hash build inputs: %w", err)
+		return nil, err
 	}
 	if opts.Output == "docker" && !opts.Force {
 		if fresh, err := b.upToDate(ctx, inputs); err != nil {
@@ -108,8 +108,8 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 	if err != nil {
 		return nil, err
 	}
-	binDir := filepath.Join(opts.CacheDir, "bin-"+opts.Arch)
-	if err := b.buildBinaries(ctx, binDir, inputs[:12]); err != nil {
+	binDir, err := b.binaries(ctx, inputs)
+	if err != nil {
 		return nil, err
 	}
 	overlay, err := b.overlay(binDir)
@@ -129,6 +129,23 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Re
 		}
 	}
 	return &Result{Tag: opts.Tag, Size: size, Duration: time.Since(start)}, nil
+}
+
+// inputs is the hash of everything the build reads.
+func (b *builder) inputs() (string, error) {
+	o := b.opts
+	h, err := inputsHash(o.SourceDir, "arch="+o.Arch, "mirror="+o.Mirror, "k8s="+KubernetesVersion, "layout=v1")
+	if err != nil {
+		return "", fmt.Errorf("hash build inputs: %w", err)
+	}
+	return h, nil
+}
+
+// binaries builds the node's programs for the inputs into the cache and
+// returns their directory.
+func (b *builder) binaries(ctx context.Context, inputs string) (string, error) {
+	dir := filepath.Join(b.opts.CacheDir, "bin-"+b.opts.Arch)
+	return dir, b.buildBinaries(ctx, dir, inputs[:12])
 }
 
 // hostArch tells whether the image is for the host's architecture: only
@@ -162,36 +179,56 @@ func (b *builder) registryImage(ctx context.Context, binDir, inputs string) erro
 	return b.load(ctx, RegistryImage, img)
 }
 
-// overlay writes the layer that goes over the Debian rootfs: binaries, the
-// node-image files, the offline system images.
-func (b *builder) overlay(binDir string) (string, error) {
+// systemImages writes the offline system images (pause, CoreDNS, echo) of
+// the build's architecture as image tarballs under binDir/images, and
+// returns their file names.
+func (b *builder) systemImages(binDir string) ([]string, error) {
 	imagesDir := filepath.Join(binDir, "images")
 	if err := os.MkdirAll(imagesDir, 0o755); err != nil {
-		return "", err
+		return nil, err
 	}
 	sys := []sysimage.Spec{
 		{Ref: PauseImage, Aliases: []string{UpstreamPauseImage}, Files: map[string]string{"/pause": filepath.Join(binDir, "sys", "pause")}, Entrypoint: []string{"/pause"}},
 		{Ref: CoreDNSImage, Aliases: []string{UpstreamCoreDNSImage}, Files: map[string]string{"/coredns": filepath.Join(binDir, "sys", "coredns")}, Entrypoint: []string{"/coredns"}},
 		{Ref: EchoImage, Files: map[string]string{"/echo": filepath.Join(binDir, "sys", "echo")}, Entrypoint: []string{"/echo"}, User: "65534"},
 	}
-	var entries []archive.Entry
+	var files []string
 	for _, s := range sys {
 		s.Arch = b.opts.Arch
 		file := strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(s.Ref, "ghcr.io/edgectl/")) + ".tar"
-		dst := filepath.Join(imagesDir, file)
-		if err := sysimage.WriteTarball(dst, s); err != nil {
-			return "", err
+		if err := sysimage.WriteTarball(filepath.Join(imagesDir, file), s); err != nil {
+			return nil, err
 		}
-		entries = append(entries, archive.Entry{Path: "/var/lib/edgelet/agent/images/" + file, Source: dst, Mode: 0o644})
+		files = append(files, file)
 	}
-	for _, bin := range []string{"edgelet", "node/containerd", "node/containerd-shim-runc-v2", "node/runc"} {
+	return files, nil
+}
+
+// nodeBinaries are the node's programs in the binary cache, relative to it.
+var nodeBinaries = []string{"edgelet", "node/containerd", "node/containerd-shim-runc-v2", "node/runc"}
+
+// cniPlugins are the CNI plugins a node uses (flannel's is in edgelet).
+var cniPlugins = []string{"bridge", "loopback", "host-local", "portmap"}
+
+// overlay writes the layer that goes over the Debian rootfs: binaries, the
+// node-image files, the offline system images.
+func (b *builder) overlay(binDir string) (string, error) {
+	images, err := b.systemImages(binDir)
+	if err != nil {
+		return "", err
+	}
+	var entries []archive.Entry
+	for _, file := range images {
+		entries = append(entries, archive.Entry{Path: "/var/lib/edgelet/agent/images/" + file, Source: filepath.Join(binDir, "images", file), Mode: 0o644})
+	}
+	for _, bin := range nodeBinaries {
 		entries = append(entries, archive.Entry{Path: "/usr/local/bin/" + filepath.Base(bin), Source: filepath.Join(binDir, bin), Mode: 0o755})
 	}
 	// Multi-call binaries: edgelet runs kubectl, containerd runs ctr.
 	entries = append(entries,
 		archive.Entry{Path: "/usr/local/bin/kubectl", Link: "edgelet", Mode: 0o777},
 		archive.Entry{Path: "/usr/local/bin/ctr", Link: "containerd", Mode: 0o777})
-	for _, p := range []string{"bridge", "loopback", "host-local", "portmap"} {
+	for _, p := range cniPlugins {
 		entries = append(entries, archive.Entry{Path: "/opt/cni/bin/" + p, Source: filepath.Join(binDir, "cni", p), Mode: 0o755})
 	}
 	files, err := archive.Tree(filepath.Join(b.opts.SourceDir, "node-image", "files"))

@@ -1,0 +1,34 @@
+#!/bin/sh
+# uninstall.sh (installed as /usr/local/sbin/edgelet-uninstall): stops
+# edgelet and everything it started, and removes what install.sh installed
+# and what the node made: its data and config, pod mounts, network
+# interfaces and packet-filter rules. The host is left as before install.
+set -u
+LIST=/var/lib/edgelet/bundle-files
+[ "$(id -u)" = 0 ] || { echo "uninstall: run as root" >&2; exit 1; }
+
+systemctl disable --now edgelet >/dev/null 2>&1
+# Pod processes outlive the unit (KillMode=mixed leaves the shims).
+pkill -f /usr/local/bin/containerd-shim-runc-v2 2>/dev/null
+pkill -x containerd 2>/dev/null
+sleep 1
+# Mounts of pods and of the runtime, deepest first.
+awk '$2 ~ "^(/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns|edgelet))" {print $2}' /proc/mounts |
+  sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+for link in cni0 flannel.1 kube-ipvs0; do ip link delete "$link" 2>/dev/null; done
+# kube-proxy's and flannel's rules; the host's own are kept.
+for t in iptables ip6tables; do
+  command -v "$t-save" >/dev/null 2>&1 || continue
+  "$t-save" | grep -v -E -e '-j (KUBE|FLANNEL|CNI|EDGELET)' -e '^:(KUBE|FLANNEL|CNI|EDGELET)' -e '-A (KUBE|FLANNEL|CNI|EDGELET)' | "$t-restore" 2>/dev/null
+done
+if command -v nft >/dev/null 2>&1; then
+  for fam in ip ip6; do nft delete table "$fam" kube-proxy 2>/dev/null; done
+fi
+if [ -f "$LIST" ]; then
+  while read -r f; do rm -f "$f"; done <"$LIST"
+fi
+rm -rf /etc/edgelet /var/lib/edgelet /var/lib/kubelet /var/lib/containerd /run/edgelet /run/containerd /run/flannel \
+  /etc/cni/net.d/10-flannel.conflist /var/log/pods /var/log/containers
+rmdir /opt/cni/bin /opt/cni /etc/cni/net.d /etc/cni 2>/dev/null
+systemctl daemon-reload
+echo "edgelet removed"

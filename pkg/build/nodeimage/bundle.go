@@ -1,0 +1,116 @@
+package nodeimage
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgectl/edgectl/internal/archive"
+)
+
+// BundleResult describes a written board bundle.
+type BundleResult struct {
+	File         string
+	Size         int64 // compressed
+	Uncompressed int64
+	Duration     time.Duration
+}
+
+// BundleDir is the directory every file of a bundle of arch is under.
+func BundleDir(arch string) string { return "edgectl-bundle-linux-" + arch }
+
+// Bundle writes the board bundle of opts.Arch to file: what a plain Debian
+// (or Raspberry Pi OS) host with systemd needs to run a node, with no
+// registry: edgelet, containerd, runc, the CNI plugins, the offline system
+// images, the systemd unit, and install.sh and uninstall.sh
+// (node-image/bundle). The binaries are the node image's, from the same
+// build cache.
+func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*BundleResult, error) {
+	start := time.Now()
+	if err := opts.Complete(); err != nil {
+		return nil, err
+	}
+	b := &builder{opts: opts, out: out}
+	inputs, err := b.inputs()
+	if err != nil {
+		return nil, err
+	}
+	binDir, err := b.binaries(ctx, inputs)
+	if err != nil {
+		return nil, err
+	}
+	images, err := b.systemImages(binDir)
+	if err != nil {
+		return nil, err
+	}
+	dir := "/" + BundleDir(opts.Arch)
+	src := func(p string) string { return filepath.Join(opts.SourceDir, p) }
+	entries := []archive.Entry{
+		{Path: dir + "/VERSION", Mode: 0o644, Data: []byte(fmt.Sprintf("edgelet %s\nkubernetes %s\ncontainerd %s\nplatform linux/%s\n",
+			inputs[:12], KubernetesVersion, ContainerdVersion, opts.Arch))},
+		{Path: dir + "/install.sh", Mode: 0o755, Source: src("node-image/bundle/install.sh")},
+		{Path: dir + "/uninstall.sh", Mode: 0o755, Source: src("node-image/bundle/uninstall.sh")},
+		{Path: dir + "/README", Mode: 0o644, Source: src("node-image/bundle/README")},
+		{Path: dir + "/packages.txt", Mode: 0o644, Source: src("node-image/packages.txt")},
+		{Path: dir + "/systemd/edgelet.service", Mode: 0o644, Source: src("node-image/files/etc/systemd/system/edgelet.service")},
+	}
+	for _, bin := range nodeBinaries {
+		entries = append(entries, archive.Entry{Path: dir + "/bin/" + filepath.Base(bin), Mode: 0o755, Source: filepath.Join(binDir, bin)})
+	}
+	for _, p := range cniPlugins {
+		entries = append(entries, archive.Entry{Path: dir + "/cni/" + p, Mode: 0o755, Source: filepath.Join(binDir, "cni", p)})
+	}
+	for _, img := range images {
+		entries = append(entries, archive.Entry{Path: dir + "/images/" + img, Mode: 0o644, Source: filepath.Join(binDir, "images", img)})
+	}
+	b.log("writing %s", file)
+	raw, err := writeGzipTar(file, entries)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	return &BundleResult{File: file, Size: st.Size(), Uncompressed: raw, Duration: time.Since(start)}, nil
+}
+
+// countingWriter counts what passes through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeGzipTar writes entries as a gzipped tar to dst (through a rename) and
+// returns the tar's uncompressed size.
+func writeGzipTar(dst string, entries []archive.Entry) (int64, error) {
+	tmp := dst + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp)
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+	cw := &countingWriter{w: zw}
+	err = archive.Write(cw, entries)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return cw.n, os.Rename(tmp, dst)
+}

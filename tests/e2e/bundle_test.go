@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/build/archscan"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+)
+
+// TestBundle: the board bundle of the host's platform holds nothing of
+// another architecture; it installs on a plain Debian systemd container that
+// edgectl did not make (Podman, from the Debian rootfs of the node image's
+// build cache, without edgectl's overlay), where edgelet reports the
+// platform; and its uninstall leaves none of what it installed (issue 15,
+// acceptance 1 and 4, for the host's architecture).
+func TestBundle(t *testing.T) {
+	setup(t)
+	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
+	file := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	start := time.Now()
+	res, err := nodeimage.Bundle(t.Context(), nodeimage.Options{Arch: arch}, file, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bundle linux/%s: %.1f MB (%.0f MB uncompressed) in %s", arch, float64(res.Size)/1e6, float64(res.Uncompressed)/1e6, time.Since(start).Round(100*time.Millisecond))
+
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := archscan.Tar(zr, arch)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("scanned %d ELF files and %d images", r.ELFFiles, r.Images)
+	if len(r.Wrong) > 0 || r.ELFFiles < 8 || r.Images < 3 {
+		t.Errorf("bundle scan: %d ELF files, %d images, of another architecture:\n%s", r.ELFFiles, r.Images, strings.Join(r.Wrong, "\n"))
+	}
+
+	host := plainDebianHost(t)
+	podman := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("podman", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	in := func(script string) string { return podman("exec", host, "sh", "-c", script) }
+	podman("cp", file, host+":/root/bundle.tar.gz")
+	out := in("cd /root && tar -xzf bundle.tar.gz && ./" + nodeimage.BundleDir(arch) + "/install.sh")
+	if !strings.Contains(out, "linux/"+arch) {
+		t.Errorf("install.sh did not report edgelet for linux/%s:\n%s", arch, out)
+	}
+	if v := in("edgelet version"); !strings.Contains(v, "linux/"+arch) || !strings.Contains(v, nodeimage.KubernetesVersion) {
+		t.Errorf("edgelet version: %s", v)
+	}
+	installed := strings.Fields(in("cat /var/lib/edgelet/bundle-files"))
+	if len(installed) < 15 {
+		t.Errorf("install listed %d files: %v", len(installed), installed)
+	}
+	// Installing again upgrades in place.
+	in("/root/" + nodeimage.BundleDir(arch) + "/install.sh")
+
+	in("edgelet-uninstall")
+	left := in("for f in " + strings.Join(installed, " ") + " /var/lib/edgelet /etc/edgelet /opt/cni; do [ -e \"$f\" ] || [ -L \"$f\" ] && echo \"$f\"; done; true")
+	if strings.TrimSpace(left) != "" {
+		t.Errorf("uninstall left:\n%s", left)
+	}
+}
+
+// plainDebianHost starts a Debian systemd container from the node image
+// build's Debian rootfs (no edgectl overlay), privileged, with Podman (which
+// allows --privileged here), and returns its name; it goes when the test
+// ends. Podman raises nofile and nproc beyond what this host lets a process
+// without CAP_SYS_RESOURCE raise them to, so the limits are given.
+func plainDebianHost(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs, _ := filepath.Glob(filepath.Join(cache, "edgectl", "build", "rootfs-*.tar"))
+	if len(rootfs) == 0 {
+		t.Fatal("no Debian rootfs in the build cache: run `make image`")
+	}
+	const image, name = "localhost/e2e-plain-debian:bookworm", "e2e-bundle-host"
+	if out, err := exec.Command("podman", "import", rootfs[0], image).CombinedOutput(); err != nil {
+		t.Fatalf("podman import: %v %s", err, out)
+	}
+	_ = exec.Command("podman", "rm", "-f", name).Run()
+	var nofile syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
+	run := exec.Command("podman", "run", "-d", "--privileged", "--name", name, "--tmpfs", "/run", "--tmpfs", "/tmp",
+		"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile.Cur, nofile.Max), "--ulimit", "nproc=32768:32768", image, "/sbin/init")
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("podman run: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", name).Run() })
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, _ := exec.Command("podman", "exec", name, "systemctl", "is-system-running").Output()
+		state := strings.TrimSpace(string(out))
+		if state == "running" || state == "degraded" {
+			return name
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("systemd in %s: %q after 2m", name, state)
+		}
+		time.Sleep(time.Second)
+	}
+}
