@@ -6,6 +6,7 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"io"
 	"io/fs"
 	"os"
@@ -137,4 +138,44 @@ func copyFile(w io.Writer, name string) error {
 	defer f.Close()
 	_, err = io.Copy(w, f)
 	return err
+}
+
+// WriteGzipFile writes entries as a gzipped tar to dst, through a rename so
+// that dst is never half written, and returns the tar's uncompressed size.
+func WriteGzipFile(dst string, entries []Entry, level int) (int64, error) {
+	tmp := dst + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp)
+	zw, err := gzip.NewWriterLevel(f, level)
+	if err != nil {
+		f.Close()
+		return 0, err
+	}
+	cw := &countingWriter{w: zw}
+	err = Write(cw, entries)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return cw.n, os.Rename(tmp, dst)
+}
+
+// countingWriter counts what passes through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -127,16 +127,7 @@ func writeTarball(dir string) (string, error) {
 		return "", err
 	}
 	dst := dir + ".tar.gz"
-	f, err := os.Create(dst)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	gz := gzip.NewWriter(f)
-	if err := archive.Write(gz, entries); err != nil {
-		return "", err
-	}
-	if err := gz.Close(); err != nil {
+	if _, err := archive.WriteGzipFile(dst, entries, gzip.DefaultCompression); err != nil {
 		return "", err
 	}
 	return dst, os.RemoveAll(dir)

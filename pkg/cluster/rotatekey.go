@@ -45,31 +45,31 @@ func (p *Provider) RotateKey(ctx context.Context, cluster string) (name string, 
 	}
 	status := cli.NewStatus(p.logger.Writer())
 	defer func() { status.End(err == nil) }()
-	each := func(what string, args ...string) error {
+	// each runs `edgelet secrets-encrypt ARGS` on every server in turn.
+	each := func(what string, stdin string, args ...string) error {
 		for _, s := range servers {
 			status.Start(fmt.Sprintf("%s on %s", what, s))
-			var stdin io.Reader
-			if args[0] == "prepare" {
-				stdin = strings.NewReader(key.Name + " " + key.Secret)
+			var in io.Reader
+			if stdin != "" {
+				in = strings.NewReader(stdin)
 			}
-			cmd := append([]string{"edgelet", "secrets-encrypt"}, args...)
-			if _, err := p.run(ctx, s, stdin, cmd...); err != nil {
+			if _, err := p.run(ctx, s, in, append([]string{"edgelet", "secrets-encrypt"}, args...)...); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := each("Adding key "+key.Name+" as a reading key", "prepare"); err != nil {
+	if err := each("Adding key "+key.Name+" as a reading key", key.Name+" "+key.Secret, "prepare"); err != nil {
 		return "", err
 	}
-	if err := each("Making "+key.Name+" the writing key", "promote", key.Name); err != nil {
+	if err := each("Making "+key.Name+" the writing key", "", "promote", key.Name); err != nil {
 		return "", err
 	}
 	status.Start("Storing every Secret again under " + key.Name)
 	if _, err := p.run(ctx, servers[0], nil, "edgelet", "secrets-encrypt", "rewrite"); err != nil {
 		return "", err
 	}
-	if err := each("Dropping the old keys", "drop"); err != nil {
+	if err := each("Dropping the old keys", "", "drop"); err != nil {
 		return "", err
 	}
 	return key.Name, nil

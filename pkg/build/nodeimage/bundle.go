@@ -68,7 +68,7 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 		entries = append(entries, archive.Entry{Path: dir + "/images/" + img, Mode: 0o644, Source: filepath.Join(binDir, "images", img)})
 	}
 	b.log("writing %s", file)
-	raw, err := writeGzipTar(file, entries)
+	raw, err := archive.WriteGzipFile(file, entries, gzip.BestCompression)
 	if err != nil {
 		return nil, err
 	}
@@ -77,40 +77,4 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 		return nil, err
 	}
 	return &BundleResult{File: file, Size: st.Size(), Uncompressed: raw, Duration: time.Since(start)}, nil
-}
-
-// countingWriter counts what passes through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// writeGzipTar writes entries as a gzipped tar to dst (through a rename) and
-// returns the tar's uncompressed size.
-func writeGzipTar(dst string, entries []archive.Entry) (int64, error) {
-	tmp := dst + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp)
-	zw, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
-	cw := &countingWriter{w: zw}
-	err = archive.Write(cw, entries)
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, err
-	}
-	return cw.n, os.Rename(tmp, dst)
 }
