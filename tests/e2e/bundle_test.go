@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,7 +96,7 @@ func plainDebianHost(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rootfs, _ := filepath.Glob(filepath.Join(cache, "edgectl", "build", "rootfs-*.tar"))
+	rootfs, _ := filepath.Glob(filepath.Join(cache, "edgectl", "build", "rootfs-"+runtime.GOARCH+"-*.tar"))
 	if len(rootfs) == 0 {
 		t.Fatal("no Debian rootfs in the build cache: run `make image`")
 	}

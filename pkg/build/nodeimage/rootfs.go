@@ -57,7 +57,7 @@ func (b *builder) rootfs(ctx context.Context) (tarPath string, manifest []string
 		return "", nil, err
 	}
 	key := hashStrings(append([]string{"rootfs-v2", b.opts.Arch, DebianSuite, b.opts.Mirror, strings.Join(maskedUnits, ",")}, pkgs...)...)
-	tarPath = filepath.Join(b.opts.CacheDir, "rootfs-"+key+".tar")
+	tarPath = filepath.Join(b.opts.CacheDir, "rootfs-"+b.opts.Arch+"-"+key+".tar")
 	manifestPath := tarPath + ".packages"
 	if data, err := os.ReadFile(manifestPath); err == nil && !b.opts.Force {
 		if _, err := os.Stat(tarPath); err == nil {
