@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64
 
 all: build
 
@@ -69,6 +69,10 @@ test-chart-soak: image
 ## bench-chart: `ci chart` wall time (create and delete included) against helm on an existing cluster
 bench-chart: image
 	$(GO) test -count=1 -run '^$$' -bench ChartCI -benchtime 3x -timeout 60m ./tests/e2e/
+
+## test-arm64: the arm64 node image and bundle (built under qemu), scanned, and a 1 amd64 + 1 emulated arm64 agent cluster
+test-arm64: image image-arm64
+	EDGECTL_E2E_ARM64=1 $(GO) test -count=1 -v -timeout 60m -run 'TestArm64|TestNodeImageArch|TestBundle' ./tests/e2e/
 
 test-e2e:
 	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./tests/e2e/...

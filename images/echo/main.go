@@ -1,7 +1,8 @@
 // Command echo is the test workload of edgectl's e2e suite and demo: an HTTP
 // server that answers with the pod's name (/ip: the client's address;
 // /burn?ms=N: spin a CPU), a tiny client (`echo get URL`) so
-// tests can make requests from inside a pod without a shell image, and
+// tests can make requests from inside a pod without a shell image, `echo
+// uname` (the machine field of uname(2), as `uname -m` prints it), and
 // `echo write FILE TEXT` / `echo cat FILE` for volumes, and `echo push URL`
 // (an image of itself, to a plain HTTP registry).
 package main
@@ -29,6 +30,22 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		os.Exit(0)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "uname" {
+		var u syscall.Utsname
+		if err := syscall.Uname(&u); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		var b []byte
+		for _, c := range u.Machine {
+			if c == 0 {
+				break
+			}
+			b = append(b, byte(c))
+		}
+		fmt.Println(string(b))
 		os.Exit(0)
 	}
 	if len(os.Args) > 2 && os.Args[1] == "api" {

@@ -163,6 +163,9 @@ type Provider interface {
 	// SaveImage streams local images as one `docker save` archive.
 	SaveImage(ctx context.Context, refs []string) (io.ReadCloser, error)
 	ImageID(ctx context.Context, ref string) (string, error)
+	// ImagePlatform is the OS/architecture an image is built for ("" when
+	// the engine does not have it).
+	ImagePlatform(ctx context.Context, ref string) (string, error)
 	RemoveImage(ctx context.Context, id string) error
 }
 

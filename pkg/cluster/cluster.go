@@ -21,6 +21,9 @@ import (
 type Provider struct {
 	rt     runtime.Provider
 	logger *log.Logger
+	// binfmtDir is where the kernel's binfmt_misc is (binfmt.Dir when
+	// empty; a test points it elsewhere).
+	binfmtDir string
 }
 
 // NewProvider connects to the engine from the environment (DOCKER_HOST).
@@ -61,6 +64,8 @@ type Node struct {
 	IP      string `json:"ip"`
 	State   string `json:"state"`
 	Image   string `json:"image"`
+	// Platform is what the node runs: linux/ARCH of its node image.
+	Platform string `json:"platform,omitempty"`
 }
 
 // Nodes lists the containers of cluster ("" for every cluster), sorted by
@@ -78,8 +83,14 @@ func (p *Provider) Nodes(ctx context.Context, cluster string) ([]Node, error) {
 		if ip == "" {
 			ip = c.IP
 		}
-		nodes = append(nodes, Node{Name: c.Name, Cluster: c.Labels[runtime.LabelCluster], Role: c.Labels[runtime.LabelRole],
-			Index: idx, IP: ip, State: c.State, Image: c.Labels[runtime.LabelImage]})
+		n := Node{Name: c.Name, Cluster: c.Labels[runtime.LabelCluster], Role: c.Labels[runtime.LabelRole],
+			Index: idx, IP: ip, State: c.State, Image: c.Labels[runtime.LabelImage]}
+		if n.Role == RoleServer || n.Role == RoleAgent {
+			if n.Platform, err = p.containerPlatform(ctx, n.Image, c.Image); err != nil {
+				return nil, err
+			}
+		}
+		nodes = append(nodes, n)
 	}
 	order := map[string]int{RoleServer: 0, RoleAgent: 1, RoleLoadBalancer: 2}
 	sort.SliceStable(nodes, func(i, j int) bool {

@@ -60,33 +60,37 @@ func (p *Provider) ImportImages(ctx context.Context, opts ImportOptions) (err er
 	if err != nil {
 		return err
 	}
-	for _, img := range opts.Images {
-		id, err := p.rt.ImageID(ctx, img)
-		if err != nil {
-			return engineError(err)
-		}
-		if id == "" {
-			return edgeerrors.New(edgeerrors.KindImageMissing,
-				fmt.Sprintf("build or pull it into the engine first (`docker build -t %s .`); nodes do not pull from the engine", img),
-				"image %q is not in the container engine", img)
-		}
-	}
 	status := cli.NewStatus(p.logger.Writer())
 	defer func() { status.End(err == nil) }()
-	archive := opts.Archive
-	if archive == "" {
-		status.Start(fmt.Sprintf("Saving %s from the engine", strings.Join(opts.Images, ", ")))
-		if archive, err = p.saveImages(ctx, opts.Images); err != nil {
+	if opts.Archive != "" {
+		if _, err := os.Stat(opts.Archive); err != nil {
+			return edgeerrors.Wrap(edgeerrors.KindNotFound, "", fmt.Errorf("image archive: %w", err))
+		}
+		// Each node's containerd takes its own platform from an index.
+		status.Start(fmt.Sprintf("Importing %s into %d node(s) of %q", opts.Archive, len(targets), opts.Cluster))
+		return inParallel(ctx, targets, func(ctx context.Context, n Node) error {
+			return p.importInto(ctx, n.Name, opts.Archive, nil)
+		})
+	}
+	plans, err := p.planImports(ctx, opts, targets, names)
+	if err != nil {
+		return err
+	}
+	for _, pl := range plans {
+		status.Start(fmt.Sprintf("Saving %s from the engine", strings.Join(pl.refs, ", ")))
+		archive, err := p.saveImages(ctx, pl.refs)
+		if err != nil {
 			return err
 		}
 		defer os.Remove(archive)
-	} else if _, err := os.Stat(archive); err != nil {
-		return edgeerrors.Wrap(edgeerrors.KindNotFound, "", fmt.Errorf("image archive: %w", err))
+		status.Start(fmt.Sprintf("Importing into %d %s node(s) of %q", len(pl.nodes), pl.platform, opts.Cluster))
+		if err := inParallel(ctx, pl.nodes, func(ctx context.Context, n Node) error {
+			return p.importInto(ctx, n.Name, archive, pl.names, pl.renames...)
+		}); err != nil {
+			return err
+		}
 	}
-	status.Start(fmt.Sprintf("Importing into %d node(s) of %q", len(targets), opts.Cluster))
-	return inParallel(ctx, targets, func(ctx context.Context, n Node) error {
-		return p.importInto(ctx, n.Name, archive, names)
-	})
+	return nil
 }
 
 // saveImages writes images from the engine to a temporary archive, so that
@@ -109,9 +113,9 @@ func (p *Provider) saveImages(ctx context.Context, refs []string) (string, error
 	return f.Name(), f.Close()
 }
 
-// importInto streams the archive into one node's containerd and checks that
-// every expected image name arrived.
-func (p *Provider) importInto(ctx context.Context, node, archive string, names []string) error {
+// importInto streams the archive into one node's containerd, checks that
+// every expected image name arrived, and gives each renamed image its name.
+func (p *Provider) importInto(ctx context.Context, node, archive string, names []string, renames ...rename) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
@@ -134,6 +138,14 @@ func (p *Provider) importInto(ctx context.Context, node, archive string, names [
 	for _, n := range names {
 		if !have[n] {
 			return fmt.Errorf("%s is not in containerd after the import (is it built for this node's architecture?)", n)
+		}
+	}
+	for _, r := range renames {
+		if _, err := p.run(ctx, node, nil, "ctr", "-n", "k8s.io", "images", "tag", "--force", r.from, r.to); err != nil {
+			return err
+		}
+		if _, err := p.run(ctx, node, nil, "ctr", "-n", "k8s.io", "images", "rm", r.from); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -36,7 +36,11 @@ func (p *Provider) checkPlatforms(ctx context.Context, cfg *v1alpha1.Cluster) er
 func (p *Provider) checkPlatform(ctx context.Context, image, platform string) error {
 	arch := strings.TrimPrefix(platform, "linux/")
 	if platform != v1alpha1.HostPlatform() {
-		if err := binfmt.Check(binfmt.Dir, arch); err != nil {
+		dir := p.binfmtDir
+		if dir == "" {
+			dir = binfmt.Dir
+		}
+		if err := binfmt.Check(dir, arch); err != nil {
 			if prob, ok := err.(*binfmt.Problem); ok {
 				return edgeerrors.New(edgeerrors.KindGeneric, "run as root: "+prob.Fix, "%s", prob.Error())
 			}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,15 +17,25 @@ import (
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
 
-// TestBundle: the board bundle of the host's platform holds nothing of
-// another architecture; it installs on a plain Debian systemd container that
+// TestBundle: the board bundle of a platform holds nothing of another
+// architecture; it installs on a plain Debian systemd container that
 // edgectl did not make (Podman, from the Debian rootfs of the node image's
 // build cache, without edgectl's overlay), where edgelet reports the
 // platform; and its uninstall leaves none of what it installed (issue 15,
-// acceptance 1 and 4, for the host's architecture).
+// acceptance 1 and 4). The host's platform always; arm64 under qemu in
+// `make test-arm64`.
 func TestBundle(t *testing.T) {
 	setup(t)
-	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
+	archs := []string{strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")}
+	if os.Getenv("EDGECTL_E2E_ARM64") != "" && archs[0] != "arm64" {
+		archs = append(archs, "arm64")
+	}
+	for _, arch := range archs {
+		t.Run("linux/"+arch, func(t *testing.T) { testBundle(t, arch) })
+	}
+}
+
+func testBundle(t *testing.T, arch string) {
 	file := filepath.Join(t.TempDir(), "bundle.tar.gz")
 	start := time.Now()
 	res, err := nodeimage.Bundle(t.Context(), nodeimage.Options{Arch: arch}, file, io.Discard)
@@ -53,7 +62,7 @@ func TestBundle(t *testing.T) {
 		t.Errorf("bundle scan: %d ELF files, %d images, of another architecture:\n%s", r.ELFFiles, r.Images, strings.Join(r.Wrong, "\n"))
 	}
 
-	host := plainDebianHost(t)
+	host := plainDebianHost(t, arch)
 	podman := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command("podman", args...).CombinedOutput()
@@ -90,18 +99,18 @@ func TestBundle(t *testing.T) {
 // allows --privileged here), and returns its name; it goes when the test
 // ends. Podman raises nofile and nproc beyond what this host lets a process
 // without CAP_SYS_RESOURCE raise them to, so the limits are given.
-func plainDebianHost(t *testing.T) string {
+func plainDebianHost(t *testing.T, arch string) string {
 	t.Helper()
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rootfs, _ := filepath.Glob(filepath.Join(cache, "edgectl", "build", "rootfs-"+runtime.GOARCH+"-*.tar"))
+	rootfs, _ := filepath.Glob(filepath.Join(cache, "edgectl", "build", "rootfs-"+arch+"-*.tar"))
 	if len(rootfs) == 0 {
-		t.Fatal("no Debian rootfs in the build cache: run `make image`")
+		t.Fatalf("no %s Debian rootfs in the build cache: run `make image` (or `make image-arm64`)", arch)
 	}
-	const image, name = "localhost/e2e-plain-debian:bookworm", "e2e-bundle-host"
-	if out, err := exec.Command("podman", "import", rootfs[0], image).CombinedOutput(); err != nil {
+	image, name := "localhost/e2e-plain-debian:bookworm-"+arch, "e2e-bundle-host-"+arch
+	if out, err := exec.Command("podman", "import", "--arch", arch, rootfs[0], image).CombinedOutput(); err != nil {
 		t.Fatalf("podman import: %v %s", err, out)
 	}
 	_ = exec.Command("podman", "rm", "-f", name).Run()

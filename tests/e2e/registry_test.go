@@ -330,11 +330,17 @@ func (f *fixture) blobGETs(ctx context.Context, t testing.TB) map[string][]strin
 // others by a file holding note.
 func echoImage(t testing.TB, echo, note string) v1.Image {
 	t.Helper()
+	return echoImageFor(t, echo, note, "amd64")
+}
+
+// echoImageFor is echoImage for arch (echo must be built for it).
+func echoImageFor(t testing.TB, echo, note, arch string) v1.Image {
+	t.Helper()
 	notePath := filepath.Join(t.TempDir(), "note")
 	if err := os.WriteFile(notePath, []byte(note), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	img, err := sysimage.Build(sysimage.Spec{Arch: "amd64", Entrypoint: []string{"/echo"}, User: "65534",
+	img, err := sysimage.Build(sysimage.Spec{Arch: arch, Entrypoint: []string{"/echo"}, User: "65534",
 		Files: map[string]string{"/echo": echo, "/note": notePath}})
 	if err != nil {
 		t.Fatal(err)

@@ -11,13 +11,22 @@ import (
 	"github.com/docker/docker/client"
 )
 
+// inspectImage inspects a local image; absent, it returns nil and no error.
+func (p *Provider) inspectImage(ctx context.Context, ref string) (*image.InspectResponse, error) {
+	insp, err := p.cli.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &insp, nil
+}
+
 // ImageLabel returns a label of a local image.
 func (p *Provider) ImageLabel(ctx context.Context, ref, label string) (string, bool, error) {
-	insp, err := p.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		if cerrdefs.IsNotFound(err) {
-			return "", false, nil
-		}
+	insp, err := p.inspectImage(ctx, ref)
+	if insp == nil || err != nil {
 		return "", false, err
 	}
 	if insp.Config == nil {
@@ -47,14 +56,20 @@ func (p *Provider) SaveImage(ctx context.Context, refs []string) (io.ReadCloser,
 
 // ImageID returns the ID of a local image, or "" when it does not exist.
 func (p *Provider) ImageID(ctx context.Context, ref string) (string, error) {
-	insp, err := p.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		if cerrdefs.IsNotFound(err) {
-			return "", nil
-		}
+	insp, err := p.inspectImage(ctx, ref)
+	if insp == nil || err != nil {
 		return "", err
 	}
 	return insp.ID, nil
+}
+
+// ImagePlatform returns "os/architecture" of ref, "" when it is absent.
+func (p *Provider) ImagePlatform(ctx context.Context, ref string) (string, error) {
+	insp, err := p.inspectImage(ctx, ref)
+	if insp == nil || err != nil {
+		return "", err
+	}
+	return insp.Os + "/" + insp.Architecture, nil
 }
 
 // RemoveImage deletes an image; one in use by a container is kept.

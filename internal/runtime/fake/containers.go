@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	goruntime "runtime"
 	"sort"
 	"strings"
 
@@ -262,6 +263,21 @@ func (r *Runtime) ImageID(_ context.Context, ref string) (string, error) {
 		return "", fmt.Errorf("image %s: %w", ref, runtime.ErrNotFound)
 	}
 	return "sha256:" + ref, nil
+}
+
+// ImagePlatform is linux/ plus the image's io.edgectl.arch label, else the
+// host's architecture.
+func (r *Runtime) ImagePlatform(_ context.Context, ref string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	labels, ok := r.images[ref]
+	if !ok {
+		return "", nil
+	}
+	if arch := labels["io.edgectl.arch"]; arch != "" {
+		return "linux/" + arch, nil
+	}
+	return "linux/" + goruntime.GOARCH, nil
 }
 
 // RemoveImage forgets an image.

@@ -14,11 +14,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/edgectl/edgectl/internal/archive"
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/sysimage"
 )
 
@@ -45,10 +45,12 @@ const (
 
 // Result describes a finished build.
 type Result struct {
-	Tag      string
-	CacheHit bool
-	Size     int64 // uncompressed bytes of all layers
-	Duration time.Duration
+	Tag        string
+	Platform   string // linux/ARCH
+	CacheHit   bool
+	Size       int64 // uncompressed bytes of all layers
+	Compressed int64 // gzipped bytes of all layers
+	Duration   time.Duration
 }
 
 type builder struct {
@@ -82,54 +84,102 @@ func (b *builder) runIn(ctx context.Context, dir string, env []string, name stri
 	return string(out), nil
 }
 
-// Build builds the node image. Progress goes to out.
-func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) (*Result, error) {
-	start := time.Now()
+// Build builds the node image of each of opts.Archs, in turn. Progress goes
+// to out. With --output docker each platform's image is loaded as its own
+// tag (tag(), since an engine like Docker 20.10 keeps one platform per tag);
+// with oci-tar they go into one file, as one image or as an index.
+func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) ([]*Result, error) {
 	if err := opts.Complete(); err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, out: out, engine: engine}
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
+	var results []*Result
+	var images []v1.Image
+	for _, arch := range opts.Archs {
+		o := opts
+		o.Arch = arch
+		b := &builder{opts: o, out: out, engine: engine}
+		res, img, err := b.build(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("linux/%s: %w", arch, err)
+		}
+		results = append(results, res)
+		if img != nil {
+			images = append(images, img)
+		}
+	}
+	if opts.Output == "oci-tar" {
+		ref, err := name.NewTag(opts.Tag)
+		if err != nil {
+			return nil, fmt.Errorf("tag %q: %w", opts.Tag, err)
+		}
+		fmt.Fprintf(out, " • writing %s\n", opts.OutFile)
+		if err := WriteOCITar(opts.OutFile, ref, images); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// build builds the image of one platform. It loads it into the engine, or,
+// for oci-tar, returns it.
+func (b *builder) build(ctx context.Context) (*Result, v1.Image, error) {
+	start := time.Now()
+	res := &Result{Tag: b.tag(), Platform: "linux/" + b.opts.Arch}
 	inputs, err := b.inputs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if opts.Output == "docker" && !opts.Force {
+	if b.opts.Output == "docker" && !b.opts.Force {
 		if fresh, err := b.upToDate(ctx, inputs); err != nil {
-			return nil, err
+			return nil, nil, err
 		} else if fresh {
-			b.log("%s is up to date (inputs %s)", opts.Tag, inputs[:12])
-			return &Result{Tag: opts.Tag, CacheHit: true, Duration: time.Since(start)}, nil
+			b.log("%s is up to date (inputs %s)", res.Tag, inputs[:12])
+			res.CacheHit, res.Duration = true, time.Since(start)
+			return res, nil, nil
 		}
 	}
 	rootfsTar, packages, err := b.rootfs(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	binDir, err := b.binaries(ctx, inputs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	overlay, err := b.overlay(binDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	img, size, err := b.assemble(rootfsTar, overlay, inputs, packages)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := b.output(ctx, img); err != nil {
-		return nil, err
+	res.Size = size
+	if res.Compressed, err = compressedSize(img); err != nil {
+		return nil, nil, err
 	}
-	if opts.Output == "docker" && b.hostArch() {
+	res.Duration = time.Since(start)
+	if b.opts.Output == "oci-tar" {
+		return res, img, nil
+	}
+	if err := b.load(ctx, res.Tag, img); err != nil {
+		return nil, nil, err
+	}
+	if b.hostArch() {
 		if err := b.registryImage(ctx, binDir, inputs); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return &Result{Tag: opts.Tag, Size: size, Duration: time.Since(start)}, nil
+	res.Duration = time.Since(start)
+	return res, nil, nil
 }
+
+// tag is the image's tag: another platform's than the host's takes the tag
+// clusters look for it under.
+func (b *builder) tag() string { return v1alpha1.ImageFor(b.opts.Tag, "linux/"+b.opts.Arch) }
 
 // inputs is the hash of everything the build reads.
 func (b *builder) inputs() (string, error) {
@@ -155,7 +205,7 @@ func (b *builder) hostArch() bool { return b.opts.Arch == goruntime.GOARCH }
 // upToDate tells whether the engine holds the node image and the registry
 // image of these inputs.
 func (b *builder) upToDate(ctx context.Context, inputs string) (bool, error) {
-	refs := []string{b.opts.Tag}
+	refs := []string{b.tag()}
 	if b.hostArch() {
 		refs = append(refs, RegistryImage)
 	}
@@ -284,17 +334,6 @@ func (b *builder) assemble(rootfsTar, overlayTar, inputs string, packages []stri
 	return img, size, err
 }
 
-func (b *builder) output(ctx context.Context, img v1.Image) error {
-	ref, err := name.NewTag(b.opts.Tag)
-	if err != nil {
-		return fmt.Errorf("tag %q: %w", b.opts.Tag, err)
-	}
-	if b.opts.Output == "oci-tar" {
-		return writeOCITar(b.opts.OutFile, ref, img)
-	}
-	return b.load(ctx, b.opts.Tag, img)
-}
-
 // load loads img into the engine as tag, and removes the image the tag
 // named before.
 func (b *builder) load(ctx context.Context, tag string, img v1.Image) error {
@@ -316,29 +355,4 @@ func (b *builder) load(ctx context.Context, tag string, img v1.Image) error {
 		_ = b.engine.RemoveImage(ctx, oldID)
 	}
 	return nil
-}
-
-// writeOCITar writes img as a tarball of an OCI image layout.
-func writeOCITar(dst string, ref name.Tag, img v1.Image) error {
-	dir, err := os.MkdirTemp("", "edgectl-oci-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return err
-	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref.String()})); err != nil {
-		return err
-	}
-	entries, err := archive.Tree(dir)
-	if err != nil {
-		return err
-	}
-	tmp := dst + ".tmp"
-	if err := archive.WriteFile(tmp, entries); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
 }

@@ -41,10 +41,15 @@ const (
 
 // Options of a node image build.
 type Options struct {
-	Tag       string
-	Arch      string // GOARCH: amd64 or arm64 (default: the host's)
+	// Tag names the image of the host's platform; another platform's is
+	// Tag with "-ARCH" appended (v1alpha1.ImageFor).
+	Tag string
+	// Archs are the GOARCHes to build (default: Arch, else the host's).
+	Archs []string
+	// Arch is the one architecture of a bundle (default: the host's).
+	Arch      string
 	Output    string // "docker" (load into the engine) or "oci-tar"
-	OutFile   string // for oci-tar
+	OutFile   string // for oci-tar: one image, or one index of every platform
 	SourceDir string // edgectl's source tree
 	CacheDir  string // rootfs and binary cache
 	Mirror    string
@@ -56,9 +61,11 @@ func (o *Options) Complete() error {
 	if o.Arch == "" {
 		o.Arch = goruntime.GOARCH
 	}
+	if len(o.Archs) == 0 {
+		o.Archs = []string{o.Arch}
+	}
 	if o.Tag == "" {
-		// Another platform's image takes the tag clusters look for it under.
-		o.Tag = v1alpha1.ImageFor(DefaultTag, "linux/"+o.Arch)
+		o.Tag = DefaultTag
 	}
 	if o.Output == "" {
 		o.Output = "docker"
@@ -67,14 +74,19 @@ func (o *Options) Complete() error {
 		o.Mirror = DefaultMirror
 	}
 	var errs []error
-	if !slices.Contains(v1alpha1.Platforms, "linux/"+o.Arch) {
-		errs = append(errs, fmt.Errorf("--platform linux/%s: must be one of %s", o.Arch, strings.Join(v1alpha1.Platforms, ", ")))
+	for _, arch := range append([]string{o.Arch}, o.Archs...) {
+		if !slices.Contains(v1alpha1.Platforms, "linux/"+arch) {
+			errs = append(errs, fmt.Errorf("--platform linux/%s: must be one of %s", arch, strings.Join(v1alpha1.Platforms, ", ")))
+			break
+		}
 	}
 	switch o.Output {
 	case "docker":
 	case "oci-tar":
-		if o.OutFile == "" {
-			o.OutFile = "edgectl-node-" + o.Arch + ".tar"
+		if o.OutFile == "" && len(o.Archs) == 1 {
+			o.OutFile = "edgectl-node-" + o.Archs[0] + ".tar"
+		} else if o.OutFile == "" {
+			o.OutFile = "edgectl-node.tar"
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--output %q: must be docker or oci-tar", o.Output))

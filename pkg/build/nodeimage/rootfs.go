@@ -80,7 +80,11 @@ func (b *builder) rootfs(ctx context.Context) (tarPath string, manifest []string
 	work := tarPath + ".work"
 	_ = os.RemoveAll(work)
 	defer os.RemoveAll(work)
-	b.log("debootstrap %s (%s) from %s: about a minute or two", DebianSuite, b.opts.Arch, b.opts.Mirror)
+	took := "about a minute or two"
+	if b.opts.Arch != goruntime.GOARCH {
+		took = "about 3 minutes, its second stage under qemu"
+	}
+	b.log("debootstrap %s (%s) from %s: %s", DebianSuite, b.opts.Arch, b.opts.Mirror, took)
 	// A mirror mid-sync (or a dropped download) fails a run now and then
 	// ("Couldn't find these debs"); a second run usually gets through.
 	for attempt := 1; ; attempt++ {

@@ -34,11 +34,36 @@ func ImageFor(image, platform string) string {
 	if platform == "" || platform == HostPlatform() {
 		return image
 	}
-	arch := strings.TrimPrefix(platform, "linux/")
+	return TagFor(image, strings.TrimPrefix(platform, "linux/"))
+}
+
+// TagFor is image with "-ARCH" appended to its tag (to ":latest" when it has
+// none): the name of its arch variant in an engine that keeps one platform
+// per tag.
+func TagFor(image, arch string) string {
 	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
 		return image + "-" + arch
 	}
 	return image + ":latest-" + arch
+}
+
+// ParsePlatforms parses a comma-separated --platform value ("linux/amd64,
+// linux/arm64") into architectures, in the order given, without repeats.
+func ParsePlatforms(value string) ([]string, error) {
+	var archs []string
+	for _, p := range strings.Split(value, ",") {
+		p = strings.TrimSpace(p)
+		if err := checkPlatform("--platform", p); err != nil || p == "" {
+			if err == nil {
+				err = fmt.Errorf("--platform %q: must be one of %s", value, strings.Join(Platforms, ", "))
+			}
+			return nil, err
+		}
+		if arch := strings.TrimPrefix(p, "linux/"); !slices.Contains(archs, arch) {
+			archs = append(archs, arch)
+		}
+	}
+	return archs, nil
 }
 
 // checkPlatform checks one platform field.

@@ -58,3 +58,15 @@ func TestValidatePlatforms(t *testing.T) {
 		t.Errorf("a digest with a platform: %v", err)
 	}
 }
+
+func TestParsePlatforms(t *testing.T) {
+	got, err := ParsePlatforms("linux/amd64, linux/arm64,linux/amd64")
+	if err != nil || strings.Join(got, ",") != "amd64,arm64" {
+		t.Errorf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "arm64", "linux/riscv64", "linux/amd64,"} {
+		if _, err := ParsePlatforms(bad); err == nil || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {
+			t.Errorf("%q: %v, want an error listing the platforms", bad, err)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package bundle
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -35,10 +34,14 @@ node image, and share its build cache.`,
   tar -xzf edgectl-arm64.tar.gz && sudo edgectl-bundle-linux-arm64/install.sh`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			arch, ok := strings.CutPrefix(platform, "linux/")
-			if !ok {
-				return edgeerrors.New(edgeerrors.KindInvalidConfig, "e.g. --platform linux/arm64", "--platform %q: must be linux/ARCH", platform)
+			archs, err := v1alpha1.ParsePlatforms(platform)
+			if err == nil && len(archs) > 1 {
+				err = fmt.Errorf("--platform %q: a bundle is for one platform", platform)
 			}
+			if err != nil {
+				return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "e.g. --platform linux/arm64; run once per platform", err)
+			}
+			arch := archs[0]
 			o.Arch = arch
 			if file == "" {
 				file = nodeimage.BundleDir(arch) + ".tar.gz"

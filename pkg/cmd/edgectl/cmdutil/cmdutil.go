@@ -47,9 +47,13 @@ func CheckOutput(o string) error {
 // PrintNodes writes nodes as a table.
 func PrintNodes(w io.Writer, nodes []cluster.Node) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tIP\tSTATE\tCLUSTER")
+	fmt.Fprintln(tw, "NAME\tROLE\tIP\tSTATE\tPLATFORM\tCLUSTER")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, n.Cluster)
+		platform := n.Platform
+		if platform == "" {
+			platform = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.IP, n.State, platform, n.Cluster)
 	}
 	return tw.Flush()
 }

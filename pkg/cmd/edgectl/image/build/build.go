@@ -3,7 +3,6 @@ package build
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,38 +25,48 @@ debootstrap, edgelet, containerd, runc and the CNI plugins built from Go
 modules, and the offline system images (pause, CoreDNS). No registry is
 contacted. Inputs are hashed: an unchanged build is a cache hit.`,
 		Args: cobra.NoArgs,
+		Example: `  edgectl image build
+  edgectl image build --platform linux/arm64        # edgectl/node:dev-arm64, under qemu
+  edgectl image build --platform linux/amd64,linux/arm64 --output oci-tar --file node.tar`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Arch == "" {
-				arch, ok := strings.CutPrefix(platform, "linux/")
-				if !ok {
-					return edgeerrors.New(edgeerrors.KindInvalidConfig, "e.g. --platform linux/amd64", "--platform %q: must be linux/ARCH", platform)
-				}
-				o.Arch = arch
+			if o.Arch != "" {
+				platform = "linux/" + o.Arch
 			}
+			archs, err := v1alpha1.ParsePlatforms(platform)
+			if err != nil {
+				return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "e.g. --platform linux/amd64,linux/arm64", err)
+			}
+			o.Archs = archs
 			logger := deps.Logger()
 			p, err := cluster.NewProvider(logger)
 			if err != nil {
 				return err
 			}
-			res, err := nodeimage.Build(cmd.Context(), o, p.Runtime(), logger.Writer())
+			results, err := nodeimage.Build(cmd.Context(), o, p.Runtime(), logger.Writer())
 			if err != nil {
 				return fmt.Errorf("build node image: %w", err)
 			}
-			if res.CacheHit {
-				fmt.Fprintf(deps.Streams.ErrOut, "Image %s is up to date (cache hit, %s)\n", res.Tag, res.Duration.Round(100_000_000))
-				return nil
+			for _, res := range results {
+				if res.CacheHit {
+					fmt.Fprintf(deps.Streams.ErrOut, "Image %s (%s) is up to date (cache hit, %s)\n", res.Tag, res.Platform, res.Duration.Round(100_000_000))
+					continue
+				}
+				fmt.Fprintf(deps.Streams.ErrOut, "Built %s (%s) in %s: %.0f MB uncompressed, %.0f MB compressed\n", res.Tag, res.Platform,
+					res.Duration.Round(1_000_000_000), float64(res.Size)/1e6, float64(res.Compressed)/1e6)
 			}
-			fmt.Fprintf(deps.Streams.ErrOut, "Built %s in %s: %.0f MB uncompressed\n", res.Tag, res.Duration.Round(1_000_000_000), float64(res.Size)/1e6)
+			if o.Output == "oci-tar" {
+				fmt.Fprintf(deps.Streams.ErrOut, "Wrote %s\n", o.OutFile)
+			}
 			return nil
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVarP(&o.Tag, "tag", "t", "", "image tag (default "+nodeimage.DefaultTag+", with -ARCH appended for another platform than the host's)")
-	fs.StringVar(&platform, "platform", v1alpha1.HostPlatform(), "platform of the image: linux/amd64 or linux/arm64 (another than the host's is built with qemu and a C cross compiler)")
+	fs.StringVarP(&o.Tag, "tag", "t", "", "image tag (default "+nodeimage.DefaultTag+"); another platform's than the host's gets -ARCH appended, where clusters look for it")
+	fs.StringVar(&platform, "platform", v1alpha1.HostPlatform(), "platforms to build, comma-separated: linux/amd64, linux/arm64 (another than the host's is built with qemu and a C cross compiler)")
 	fs.StringVar(&o.Arch, "arch", "", "architecture")
 	_ = fs.MarkDeprecated("arch", "use --platform linux/ARCH")
 	fs.StringVar(&o.Output, "output", "docker", "docker (load into the engine) or oci-tar")
-	fs.StringVar(&o.OutFile, "file", "", "file for --output oci-tar")
+	fs.StringVar(&o.OutFile, "file", "", "file for --output oci-tar (one OCI index for several platforms)")
 	fs.StringVar(&o.SourceDir, "source", "", "edgectl source tree (default: found from the current directory)")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "build cache (default: ~/.cache/edgectl/build)")
 	fs.StringVar(&o.Mirror, "mirror", nodeimage.DefaultMirror, "Debian package mirror")
