@@ -37,7 +37,8 @@ link() { # TARGET NAME
   echo "$2" >>"$LIST.tmp"
 }
 for b in edgelet containerd containerd-shim-runc-v2 runc; do put "$HERE/bin/$b" "/usr/local/bin/$b" 0755; done
-link edgelet /usr/local/bin/kubectl
+# An agent bundle's edgelet has no server in it, and no kubectl.
+[ "$(sed -n 's|^role ||p' "$HERE/VERSION")" = agent ] || link edgelet /usr/local/bin/kubectl
 link containerd /usr/local/bin/ctr
 for p in "$HERE"/cni/*; do put "$p" "/opt/cni/bin/$(basename "$p")" 0755; done
 for i in "$HERE"/images/*.tar; do put "$i" "/var/lib/edgelet/agent/images/$(basename "$i")" 0644; done

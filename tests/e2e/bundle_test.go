@@ -26,23 +26,22 @@ import (
 // `make test-arm64`.
 func TestBundle(t *testing.T) {
 	setup(t)
-	archs := []string{strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")}
-	if os.Getenv("EDGECTL_E2E_ARM64") != "" && archs[0] != "arm64" {
-		archs = append(archs, "arm64")
-	}
-	for _, arch := range archs {
-		t.Run("linux/"+arch, func(t *testing.T) { testBundle(t, arch) })
+	host := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
+	t.Run("linux/"+host, func(t *testing.T) { testBundle(t, host, nodeimage.RoleServer) })
+	// A board joins as an agent: the arm64 bundle is the agent one.
+	if os.Getenv("EDGECTL_E2E_ARM64") != "" && host != "arm64" {
+		t.Run("linux/arm64 agent", func(t *testing.T) { testBundle(t, "arm64", nodeimage.RoleAgent) })
 	}
 }
 
-func testBundle(t *testing.T, arch string) {
+func testBundle(t *testing.T, arch, role string) {
 	file := filepath.Join(t.TempDir(), "bundle.tar.gz")
 	start := time.Now()
-	res, err := nodeimage.Bundle(t.Context(), nodeimage.Options{Arch: arch}, file, io.Discard)
+	res, err := nodeimage.Bundle(t.Context(), nodeimage.Options{Arch: arch, Role: role}, file, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("bundle linux/%s: %.1f MB (%.0f MB uncompressed) in %s", arch, float64(res.Size)/1e6, float64(res.Uncompressed)/1e6, time.Since(start).Round(100*time.Millisecond))
+	t.Logf("bundle linux/%s (%s): %.1f MB (%.0f MB uncompressed) in %s", arch, role, float64(res.Size)/1e6, float64(res.Uncompressed)/1e6, time.Since(start).Round(100*time.Millisecond))
 
 	f, err := os.Open(file)
 	if err != nil {
@@ -77,9 +76,11 @@ func testBundle(t *testing.T, arch string) {
 	if !strings.Contains(out, "linux/"+arch) {
 		t.Errorf("install.sh did not report edgelet for linux/%s:\n%s", arch, out)
 	}
-	if v := in("edgelet version"); !strings.Contains(v, "linux/"+arch) || !strings.Contains(v, nodeimage.KubernetesVersion) {
-		t.Errorf("edgelet version: %s", v)
+	v := in("edgelet version")
+	if !strings.Contains(v, "linux/"+arch) || !strings.Contains(v, nodeimage.KubernetesVersion) || strings.Contains(v, "agent build") != (role == nodeimage.RoleAgent) {
+		t.Errorf("edgelet version of the %s bundle: %s", role, v)
 	}
+	t.Logf("edgelet version: %s", strings.TrimSpace(v))
 	installed := strings.Fields(in("cat /var/lib/edgelet/bundle-files"))
 	if len(installed) < 15 {
 		t.Errorf("install listed %d files: %v", len(installed), installed)

@@ -23,7 +23,7 @@ type BundleResult struct {
 // BundleDir is the directory every file of a bundle of arch is under.
 func BundleDir(arch string) string { return "edgectl-bundle-linux-" + arch }
 
-// Bundle writes the board bundle of opts.Arch to file: what a plain Debian
+// Bundle writes the board bundle of opts.Arch (and opts.Role) to file: what a plain Debian
 // (or Raspberry Pi OS) host with systemd needs to run a node, with no
 // registry: edgelet, containerd, runc, the CNI plugins, the offline system
 // images, the systemd unit, and install.sh and uninstall.sh
@@ -50,8 +50,8 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 	dir := "/" + BundleDir(opts.Arch)
 	src := func(p string) string { return filepath.Join(opts.SourceDir, p) }
 	entries := []archive.Entry{
-		{Path: dir + "/VERSION", Mode: 0o644, Data: []byte(fmt.Sprintf("edgelet %s\nkubernetes %s\ncontainerd %s\nplatform linux/%s\n",
-			inputs[:12], KubernetesVersion, ContainerdVersion, opts.Arch))},
+		{Path: dir + "/VERSION", Mode: 0o644, Data: []byte(fmt.Sprintf("edgelet %s\nkubernetes %s\ncontainerd %s\nplatform linux/%s\nrole %s\n",
+			inputs[:12], KubernetesVersion, ContainerdVersion, opts.Arch, opts.Role))},
 		{Path: dir + "/install.sh", Mode: 0o755, Source: src("node-image/bundle/install.sh")},
 		{Path: dir + "/uninstall.sh", Mode: 0o755, Source: src("node-image/bundle/uninstall.sh")},
 		{Path: dir + "/README", Mode: 0o644, Source: src("node-image/bundle/README")},
@@ -59,7 +59,11 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 		{Path: dir + "/systemd/edgelet.service", Mode: 0o644, Source: src("node-image/files/etc/systemd/system/edgelet.service")},
 	}
 	for _, bin := range nodeBinaries {
-		entries = append(entries, archive.Entry{Path: dir + "/bin/" + filepath.Base(bin), Mode: 0o755, Source: filepath.Join(binDir, bin)})
+		src := filepath.Join(binDir, bin)
+		if bin == "edgelet" && opts.Role == RoleAgent {
+			src = filepath.Join(binDir, "edgelet-agent")
+		}
+		entries = append(entries, archive.Entry{Path: dir + "/bin/" + filepath.Base(bin), Mode: 0o755, Source: src})
 	}
 	for _, p := range cniPlugins {
 		entries = append(entries, archive.Entry{Path: dir + "/cni/" + p, Mode: 0o755, Source: filepath.Join(binDir, "cni", p)})

@@ -29,7 +29,7 @@ func TestContainerdVersionMatchesGoMod(t *testing.T) {
 
 func TestGoBuildArgs(t *testing.T) {
 	var containerd goBuild
-	for _, b := range builds("dev") {
+	for _, b := range builds("dev", false) {
 		if strings.Contains(strings.Join(b.Packages, " "), "cmd/containerd") {
 			containerd = b
 		}

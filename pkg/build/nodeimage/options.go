@@ -54,7 +54,16 @@ type Options struct {
 	CacheDir  string // rootfs and binary cache
 	Mirror    string
 	Force     bool // ignore the cache
+	// Role is what a bundle runs: RoleServer (servers and agents, the
+	// default) or RoleAgent (agents only, a smaller edgelet).
+	Role string
 }
+
+// Bundle roles.
+const (
+	RoleServer = "server"
+	RoleAgent  = "agent"
+)
 
 // Complete fills defaults and validates.
 func (o *Options) Complete() error {
@@ -74,6 +83,12 @@ func (o *Options) Complete() error {
 		o.Mirror = DefaultMirror
 	}
 	var errs []error
+	if o.Role == "" {
+		o.Role = RoleServer
+	}
+	if o.Role != RoleServer && o.Role != RoleAgent {
+		errs = append(errs, fmt.Errorf("--role %q: must be server (runs servers and agents) or agent", o.Role))
+	}
 	for _, arch := range append([]string{o.Arch}, o.Archs...) {
 		if !slices.Contains(v1alpha1.Platforms, "linux/"+arch) {
 			errs = append(errs, fmt.Errorf("--platform linux/%s: must be one of %s", arch, strings.Join(v1alpha1.Platforms, ", ")))

@@ -1,5 +1,6 @@
 // Package app is edgelet's command line: `edgelet server`, `edgelet agent`,
-// `edgelet kubectl` and `edgelet version`.
+// `edgelet kubectl` and `edgelet version`. Built with the agentonly tag, it
+// is the agent alone (server.go is left out).
 package app
 
 import (
@@ -14,16 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/component-base/cli"
 	"k8s.io/component-base/version"
-	kubectlcmd "k8s.io/kubectl/pkg/cmd"
-	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/edgelet/agent"
 	"github.com/edgectl/edgectl/pkg/edgelet/config"
-	"github.com/edgectl/edgectl/pkg/edgelet/server"
-	"github.com/edgectl/edgectl/pkg/edgelet/snapshot"
 )
 
 // exitBadToken is edgelet's exit code for a rejected join token
@@ -60,18 +56,6 @@ func Main() {
 	}
 }
 
-func runKubectl() {
-	if os.Getenv("KUBECONFIG") == "" {
-		if _, err := os.Stat(config.DefaultKubeconfig); err == nil {
-			os.Setenv("KUBECONFIG", config.DefaultKubeconfig)
-		}
-	}
-	if err := cli.RunNoErrOutput(kubectlcmd.NewDefaultKubectlCommand()); err != nil {
-		kubectlutil.CheckErr(err) // prints the error the kubectl way and exits
-	}
-	os.Exit(0)
-}
-
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "edgelet",
@@ -79,14 +63,10 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newSnapshotCommand(), newMemberCommand(), newNetCommand(), newSecretsCommand(),
-		&cobra.Command{Use: "kubectl", Short: "Run kubectl against this server", DisableFlagParsing: true})
+	root.AddCommand(newAgentCommand(), newVersionCommand(), newNetCommand())
+	// The server's commands, unless this is the agent build.
+	root.AddCommand(serverCommands()...)
 	return root
-}
-
-func newServerCommand() *cobra.Command {
-	return newNodeCommand(nodev1.RoleServer, "Run a control-plane node (and its agent, unless --disable-agent)",
-		func(ctx context.Context, cfg *config.Server) error { return server.Run(ctx, cfg) })
 }
 
 func newAgentCommand() *cobra.Command {
@@ -164,60 +144,7 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the edgelet and Kubernetes versions",
 		Run: func(cmd *cobra.Command, _ []string) {
 			v := version.Get()
-			fmt.Fprintf(cmd.OutOrStdout(), "edgelet %s (kubernetes %s, %s, %s)\n", edgeletVersion, v.GitVersion, v.GoVersion, v.Platform)
+			fmt.Fprintf(cmd.OutOrStdout(), "edgelet %s (kubernetes %s, %s, %s%s)\n", edgeletVersion, v.GitVersion, v.GoVersion, v.Platform, buildNote)
 		},
 	}
-}
-
-func newSnapshotCommand() *cobra.Command {
-	var dataDir, dir, name string
-	paths := func() snapshot.Paths { return snapshot.Paths{ServerDir: filepath.Join(dataDir, "server")} }
-	cmd := &cobra.Command{
-		Use:     "snapshot",
-		Aliases: []string{"etcd-snapshot"},
-		Short:   "Save, list and restore snapshots of the server's SQLite datastore",
-	}
-	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", config.DefaultDataDir, "edgelet data directory")
-	cmd.PersistentFlags().StringVar(&dir, "dir", "", "snapshot directory (default: DATA_DIR/server/db/snapshots)")
-	save := &cobra.Command{
-		Use:   "save",
-		Short: "Write a consistent snapshot while the server runs",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			file, err := snapshot.Save(cmd.Context(), paths(), dir, name)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), file)
-			return nil
-		},
-	}
-	save.Flags().StringVar(&name, "name", "", "snapshot name prefix (default: edgelet-snapshot-HOSTNAME)")
-	list := &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"list"},
-		Short:   "List snapshots",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			files, err := snapshot.List(paths(), dir)
-			for _, f := range files {
-				fmt.Fprintln(cmd.OutOrStdout(), f)
-			}
-			return err
-		},
-	}
-	restore := &cobra.Command{
-		Use:   "restore FILE",
-		Short: "Replace the datastore with a snapshot (stop the server first)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := snapshot.Restore(paths(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.ErrOrStderr(), "Restored; start the server (`systemctl start edgelet`).")
-			return nil
-		},
-	}
-	cmd.AddCommand(save, list, restore)
-	return cmd
 }

@@ -31,6 +31,7 @@ CNI plugins, the offline system images, the systemd unit, and install.sh and
 uninstall.sh. The binaries are built from edgectl's source tree, as for the
 node image, and share its build cache.`,
 		Example: `  edgectl bundle build --platform linux/arm64 -o edgectl-arm64.tar.gz
+  edgectl bundle build --platform linux/arm64 --role agent   # a board that joins as an agent
   tar -xzf edgectl-arm64.tar.gz && sudo edgectl-bundle-linux-arm64/install.sh`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,6 +46,9 @@ node image, and share its build cache.`,
 			o.Arch = arch
 			if file == "" {
 				file = nodeimage.BundleDir(arch) + ".tar.gz"
+				if o.Role == nodeimage.RoleAgent {
+					file = nodeimage.BundleDir(arch) + "-agent.tar.gz"
+				}
 			}
 			res, err := nodeimage.Bundle(cmd.Context(), o, file, deps.Logger().Writer())
 			if err != nil {
@@ -57,7 +61,8 @@ node image, and share its build cache.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&platform, "platform", v1alpha1.HostPlatform(), "platform of the bundle: linux/amd64 or linux/arm64")
-	fs.StringVarP(&file, "output", "o", "", "file to write (default edgectl-bundle-linux-ARCH.tar.gz)")
+	fs.StringVarP(&file, "output", "o", "", "file to write (default edgectl-bundle-linux-ARCH[-agent].tar.gz)")
+	fs.StringVar(&o.Role, "role", nodeimage.RoleServer, "server (its edgelet runs servers and agents) or agent (agents only: a smaller edgelet, for boards that join)")
 	fs.StringVar(&o.SourceDir, "source", "", "edgectl source tree (default: found from the current directory)")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "build cache (default: ~/.cache/edgectl/build)")
 	return cmd
