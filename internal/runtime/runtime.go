@@ -166,6 +166,9 @@ type Provider interface {
 	// ImagePlatform is the OS/architecture an image is built for ("" when
 	// the engine does not have it).
 	ImagePlatform(ctx context.Context, ref string) (string, error)
+	// ReadImageFiles reads files of an image (symlinks followed) without
+	// running it.
+	ReadImageFiles(ctx context.Context, ref string, paths []string) (map[string][]byte, error)
 	RemoveImage(ctx context.Context, id string) error
 }
 

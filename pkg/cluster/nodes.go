@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 
@@ -30,6 +31,7 @@ type job struct {
 
 	mu      sync.Mutex
 	started []startedNode
+	native  map[string][]byte // emulationFiles, read once
 }
 
 // startedNode is a node this job created, for its undo.
@@ -105,6 +107,11 @@ func (j *job) startNode(ctx context.Context, role string, i int, join string, re
 		return err
 	}
 	spec := withHostMounts(plan.Spec)
+	native, err := j.emulationFiles(ctx, j.cfg.Platform(role, i))
+	if err != nil {
+		return err
+	}
+	maps.Copy(spec.Files, native)
 	j.mu.Lock()
 	memberVia := ""
 	if removeMember && join != "" {

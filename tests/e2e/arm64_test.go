@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -257,4 +258,64 @@ func podLogs(ctx context.Context, t *testing.T, c kubernetes.Interface, pod stri
 		t.Fatalf("logs of %s: %v", pod, err)
 	}
 	return string(data)
+}
+
+// TestArm64OCIIndex: `image build --platform linux/amd64,linux/arm64
+// --output oci-tar` writes one OCI index, whose manifests carry their
+// platforms and are the engine's images of those platforms (`make
+// test-arm64`; both are cache hits by then, so it assembles and writes).
+func TestArm64OCIIndex(t *testing.T) {
+	if os.Getenv("EDGECTL_E2E_ARM64") == "" {
+		t.Skip("the multi-platform build runs in `make test-arm64`")
+	}
+	e := setup(t)
+	ctx := t.Context()
+	file := filepath.Join(t.TempDir(), "node.tar")
+	cmd := exec.CommandContext(ctx, edgectlBinary(t), "image", "build", "--platform", "linux/amd64,linux/arm64",
+		"--output", "oci-tar", "--file", file, "--tag", e.image)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("image build: %v\n%s", err, out)
+	}
+	for _, pf := range []string{"linux/amd64", "linux/arm64"} {
+		if !strings.Contains(string(out), "("+pf+") in ") || !strings.Contains(string(out), "MB compressed") {
+			t.Errorf("the build does not report the sizes of %s:\n%s", pf, out)
+		}
+	}
+	dir := t.TempDir()
+	untar(t, file, dir)
+	top, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := top.IndexManifest()
+	if err != nil || len(m.Manifests) != 1 || !m.Manifests[0].MediaType.IsIndex() {
+		t.Fatalf("index.json: %+v %v, want one index", m, err)
+	}
+	index, err := top.ImageIndex(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := index.IndexManifest()
+	if err != nil || len(im.Manifests) != 2 {
+		t.Fatalf("index: %+v %v", im, err)
+	}
+	for _, d := range im.Manifests {
+		img, err := index.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf := "linux/" + cfg.Architecture
+		if d.Platform == nil || d.Platform.OS+"/"+d.Platform.Architecture != pf {
+			t.Errorf("manifest %s: platform %+v, config %s", d.Digest, d.Platform, pf)
+		}
+		want, _, err := e.p.Runtime().ImageLabel(ctx, v1alpha1.ImageFor(e.image, pf), nodeimage.LabelInputs)
+		if err != nil || cfg.Config.Labels[nodeimage.LabelInputs] != want {
+			t.Errorf("%s: inputs %q, the engine's image has %q (%v)", pf, cfg.Config.Labels[nodeimage.LabelInputs], want, err)
+		}
+	}
 }

@@ -1,14 +1,20 @@
 package docker
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/edgectl/edgectl/internal/runtime"
 )
 
 // inspectImage inspects a local image; absent, it returns nil and no error.
@@ -70,6 +76,111 @@ func (p *Provider) ImagePlatform(ctx context.Context, ref string) (string, error
 		return "", err
 	}
 	return insp.Os + "/" + insp.Architecture, nil
+}
+
+// ReadImageFiles reads regular files of an image through a container that
+// is created and never started, then removed. A path that is a symlink is
+// read through it; a path ending in "/" is a directory, read whole (its
+// symlinks to its own files included); a missing path is ErrNotFound.
+func (p *Provider) ReadImageFiles(ctx context.Context, ref string, paths []string) (map[string][]byte, error) {
+	resp, err := p.cli.ContainerCreate(ctx, &container.Config{Image: ref, Entrypoint: []string{"/nonexistent"}},
+		&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("read files of %s: %w", ref, err)
+	}
+	defer func() {
+		_ = p.cli.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	}()
+	files := map[string][]byte{}
+	for _, want := range paths {
+		if strings.HasSuffix(want, "/") {
+			if err := p.readDir(ctx, resp.ID, want, files); err != nil {
+				return nil, fmt.Errorf("%s of %s: %w", want, ref, err)
+			}
+			continue
+		}
+		path := want
+		for hops := 0; ; hops++ {
+			data, link, err := p.readOne(ctx, resp.ID, path)
+			if err != nil {
+				return nil, fmt.Errorf("%s of %s: %w", want, ref, err)
+			}
+			if link == "" {
+				files[want] = data
+				break
+			}
+			if hops == 8 {
+				return nil, fmt.Errorf("%s of %s: too many symlinks", want, ref)
+			}
+			if !strings.HasPrefix(link, "/") {
+				link = filepath.Join(filepath.Dir(path), link)
+			}
+			path = link
+		}
+	}
+	return files, nil
+}
+
+// readDir adds the files under dir (ending in "/") to files.
+func (p *Provider) readDir(ctx context.Context, id, dir string, files map[string][]byte) error {
+	rc, _, err := p.cli.CopyFromContainer(ctx, id, dir)
+	if cerrdefs.IsNotFound(err) {
+		return runtime.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	// Entries are named after the directory's base name.
+	parent := filepath.Dir(strings.TrimSuffix(dir, "/"))
+	links := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Join(parent, h.Name)
+		switch h.Typeflag {
+		case tar.TypeReg:
+			if files[name], err = io.ReadAll(tr); err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			links[name] = filepath.Join(filepath.Dir(name), h.Linkname)
+		}
+	}
+	for name, target := range links {
+		if data, ok := files[target]; ok {
+			files[name] = data
+		}
+	}
+	return nil
+}
+
+// readOne returns a regular file's content, or a symlink's target.
+func (p *Provider) readOne(ctx context.Context, id, path string) ([]byte, string, error) {
+	rc, _, err := p.cli.CopyFromContainer(ctx, id, path)
+	if cerrdefs.IsNotFound(err) {
+		return nil, "", runtime.ErrNotFound
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	h, err := tr.Next()
+	if err != nil {
+		return nil, "", err
+	}
+	if h.Typeflag == tar.TypeSymlink {
+		return nil, h.Linkname, nil
+	}
+	data, err := io.ReadAll(tr)
+	return data, "", err
 }
 
 // RemoveImage deletes an image; one in use by a container is kept.

@@ -280,6 +280,20 @@ func (r *Runtime) ImagePlatform(_ context.Context, ref string) (string, error) {
 	return "linux/" + goruntime.GOARCH, nil
 }
 
+// ReadImageFiles returns, for each path of a known image, "ref:path".
+func (r *Runtime) ReadImageFiles(_ context.Context, ref string, paths []string) (map[string][]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.images[ref]; !ok {
+		return nil, fmt.Errorf("image %s: %w", ref, runtime.ErrNotFound)
+	}
+	files := map[string][]byte{}
+	for _, p := range paths {
+		files[p] = []byte(ref + ":" + p)
+	}
+	return files, nil
+}
+
 // RemoveImage forgets an image.
 func (r *Runtime) RemoveImage(_ context.Context, id string) error {
 	r.mu.Lock()

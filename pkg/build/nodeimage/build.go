@@ -286,12 +286,26 @@ func (b *builder) overlay(binDir string) (string, error) {
 		return "", err
 	}
 	entries = append(entries, files...)
+	if !b.hostArch() {
+		entries = append(entries, emulatedIptables(b.opts.SourceDir)...)
+	}
 	entries = append(entries,
 		archive.Entry{Path: "/etc/systemd/system/multi-user.target.wants/edgelet.service", Link: "/etc/systemd/system/edgelet.service", Mode: 0o777},
 		archive.Entry{Path: "/etc/cni/net.d", IsDir: true, Mode: 0o755},
 		archive.Entry{Path: "/var/lib/containerd", IsDir: true, Mode: 0o711})
 	dst := filepath.Join(binDir, "overlay.tar")
 	return dst, archive.WriteFile(dst, entries)
+}
+
+// emulatedIptables are the iptables wrappers of an image for another
+// platform than the build host's (node-image/emulated/iptables): under qemu
+// they run the host's own iptables, which edgectl copies into the node.
+func emulatedIptables(sourceDir string) []archive.Entry {
+	entries := []archive.Entry{{Path: "/usr/local/sbin/iptables", Mode: 0o755, Source: filepath.Join(sourceDir, "node-image", "emulated", "iptables")}}
+	for _, name := range []string{"iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"} {
+		entries = append(entries, archive.Entry{Path: "/usr/local/sbin/" + name, Link: "iptables", Mode: 0o777})
+	}
+	return entries
 }
 
 // assemble stacks the rootfs and overlay layers and sets the image config.
