@@ -66,11 +66,22 @@ func (p *Provider) ImportImages(ctx context.Context, opts ImportOptions) (err er
 		if _, err := os.Stat(opts.Archive); err != nil {
 			return edgeerrors.Wrap(edgeerrors.KindNotFound, "", fmt.Errorf("image archive: %w", err))
 		}
-		// Each node's containerd takes its own platform from an index.
-		status.Start(fmt.Sprintf("Importing %s into %d node(s) of %q", opts.Archive, len(targets), opts.Cluster))
-		return inParallel(ctx, targets, func(ctx context.Context, n Node) error {
-			return p.importInto(ctx, n.Name, opts.Archive, nil)
-		})
+		for _, group := range byPlatform(targets) {
+			file, err := archiveFor(opts.Archive, group[0].Platform)
+			if err != nil {
+				return edgeerrors.Wrap(edgeerrors.KindImageMissing, "", fmt.Errorf("image archive %s: %w", opts.Archive, err))
+			}
+			if file != opts.Archive {
+				defer os.Remove(file)
+			}
+			status.Start(fmt.Sprintf("Importing %s into %d %s node(s) of %q", opts.Archive, len(group), group[0].Platform, opts.Cluster))
+			if err := inParallel(ctx, group, func(ctx context.Context, n Node) error {
+				return p.importInto(ctx, n.Name, file, nil)
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	plans, err := p.planImports(ctx, opts, targets, names)
 	if err != nil {

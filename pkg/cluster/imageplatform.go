@@ -2,13 +2,16 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/internal/ocitar"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
@@ -44,14 +47,8 @@ func (p *Provider) planImports(ctx context.Context, opts ImportOptions, targets 
 				"image %q is not in the container engine", img)
 		}
 	}
-	for _, n := range targets {
-		pf := n.Platform
-		i := slices.IndexFunc(plans, func(pl importPlan) bool { return pl.platform == pf })
-		if i < 0 {
-			plans = append(plans, importPlan{platform: pf})
-			i = len(plans) - 1
-		}
-		plans[i].nodes = append(plans[i].nodes, n)
+	for _, group := range byPlatform(targets) {
+		plans = append(plans, importPlan{platform: group[0].Platform, nodes: group})
 	}
 	var ready []importPlan
 	for _, pl := range plans {
@@ -129,6 +126,41 @@ func (p *Provider) containerPlatform(ctx context.Context, image, containerImage 
 		return v1alpha1.HostPlatform(), nil
 	}
 	return pf, nil
+}
+
+// byPlatform groups nodes by platform, in the order they come.
+func byPlatform(nodes []Node) [][]Node {
+	var groups [][]Node
+	for _, n := range nodes {
+		i := slices.IndexFunc(groups, func(g []Node) bool { return g[0].Platform == n.Platform })
+		if i < 0 {
+			groups = append(groups, nil)
+			i = len(groups) - 1
+		}
+		groups[i] = append(groups[i], n)
+	}
+	return groups
+}
+
+// archiveFor is the image archive the nodes of platform import: of a
+// multi-platform OCI archive, a copy with that platform's images only
+// (containerd picks its own platform from an index, and an emulated node's
+// containerd is the host's); any other archive as it is.
+func archiveFor(archive, platform string) (string, error) {
+	f, err := os.CreateTemp("", "edgectl-images-*.tar")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	err = ocitar.ForPlatform(archive, f.Name(), platform)
+	if err == nil {
+		return f.Name(), nil
+	}
+	os.Remove(f.Name())
+	if errors.Is(err, ocitar.ErrNotIndexed) {
+		return archive, nil
+	}
+	return "", err
 }
 
 func nodeNames(nodes []Node) string {

@@ -71,6 +71,11 @@ func (p *Provider) AddNode(ctx context.Context, opts AddNodeOptions) (string, er
 	if err := p.checkPlatform(ctx, cfg.Image, cfg.Platform(role, next)); err != nil {
 		return "", err
 	}
+	if flannelBackend(cfg) != flannelBackend(old) {
+		return "", edgeerrors.New(edgeerrors.KindInvalidConfig,
+			"create the cluster with the emulated node in it (--agent-platform, or nodes[].platform)",
+			"cluster %q carries pod traffic over VXLAN, which an emulated node cannot program; its nodes would not reach each other", opts.Cluster)
+	}
 	// The new node pulls through the cluster's registries, as the others do.
 	if err := p.resolveRegistries(ctx, cfg); err != nil {
 		return "", err

@@ -62,7 +62,7 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 	nc := &nodev1.NodeConfig{
 		TypeMeta: meta.TypeMeta{APIVersion: nodev1.APIVersion, Kind: nodev1.Kind}, Role: role,
 		NodeName: nodeName(cfg.Name, role, i), NodeIP: addr.node(role, i), TokenFile: nodev1.DefaultTokenFile,
-		ClusterCIDR: cfg.Kubernetes.ClusterCIDR, ServiceCIDR: cfg.Kubernetes.ServiceCIDR,
+		ClusterCIDR: cfg.Kubernetes.ClusterCIDR, ServiceCIDR: cfg.Kubernetes.ServiceCIDR, FlannelBackend: flannelBackend(cfg),
 		Mirrors: maps.Clone(cfg.Mirrors), MirrorServers: maps.Clone(cfg.MirrorServers),
 	}
 	args := cfg.AgentArgs

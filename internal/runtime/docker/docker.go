@@ -9,6 +9,7 @@ import (
 	"fmt"
 	cerrdefs "github.com/containerd/errdefs"
 	"io"
+	"io/fs"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -285,7 +286,12 @@ func translate(s runtime.NodeSpec) (*container.Config, *container.HostConfig, *n
 func tarFiles(files map[string][]byte) (io.Reader, error) {
 	entries := make([]archive.Entry, 0, len(files))
 	for p, data := range files {
-		entries = append(entries, archive.Entry{Path: p, Data: data, Mode: 0o600})
+		mode := fs.FileMode(0o600)
+		// Programs (ELF files, scripts) are executable.
+		if bytes.HasPrefix(data, []byte("\x7fELF")) || bytes.HasPrefix(data, []byte("#!")) {
+			mode = 0o755
+		}
+		entries = append(entries, archive.Entry{Path: p, Data: data, Mode: mode})
 	}
 	var buf bytes.Buffer
 	return &buf, archive.Write(&buf, entries)

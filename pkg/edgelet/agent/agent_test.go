@@ -41,7 +41,7 @@ func TestNetworkConfigs(t *testing.T) {
 		!strings.Contains(string(data), `"subnet": "10.42.3.0/24"`) {
 		t.Errorf("CNI config: %s %v", data, err)
 	}
-	if data, _ := flannelNetConf("10.42.0.0/16"); !strings.Contains(string(data), `"Network":"10.42.0.0/16"`) || !strings.Contains(string(data), "vxlan") {
+	if data, _ := flannelNetConf("10.42.0.0/16", ""); !strings.Contains(string(data), `"Network":"10.42.0.0/16"`) || !strings.Contains(string(data), "vxlan") {
 		t.Errorf("flannel: %s", data)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"text/template"
@@ -15,6 +16,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
 )
 
@@ -33,6 +35,12 @@ state = "/run/containerd"
 
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "{{.Snapshotter}}"
+{{- if .ImagePlatform}}
+  # containerd is the host's own, under emulation: pods run images of this
+  # node's platform, not of containerd's.
+  [plugins.'io.containerd.cri.v1.images'.runtime_platforms.runc]
+    platform = "{{.ImagePlatform}}"
+{{- end}}
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "{{.SandboxImage}}"
   [plugins.'io.containerd.cri.v1.images'.registry]
@@ -70,6 +78,7 @@ type containerdParams struct {
 	SystemdCgroup       bool
 	CNIBinDir           string
 	CNIConfDir          string
+	ImagePlatform       string // images for runc, when not containerd's own platform
 }
 
 func renderContainerdConfig(p containerdParams) ([]byte, error) {
@@ -93,7 +102,14 @@ func (a *agent) startContainerd(ctx context.Context) error {
 	if err := writeMirrors(registryDir, a.cfg.Mirrors, a.cfg.MirrorServers); err != nil {
 		return fmt.Errorf("registry mirrors: %w", err)
 	}
+	// Emulated (nodev1.NativeDir): the host's own containerd, shim and runc.
+	bin, path, platform := "containerd", os.Getenv("PATH"), ""
+	if _, err := os.Stat(filepath.Join(nodev1.NativeDir, "containerd")); err == nil {
+		bin, path, platform = filepath.Join(nodev1.NativeDir, "containerd"), nodev1.NativeDir+":"+path, "linux/"+goruntime.GOARCH
+		klog.InfoS("Emulated node: running the host's containerd and runc", "dir", nodev1.NativeDir, "imagePlatform", platform)
+	}
 	conf, err := renderContainerdConfig(containerdParams{
+		ImagePlatform:       platform,
 		Socket:              ContainerdSocket,
 		Snapshotter:         "overlayfs",
 		SandboxImage:        a.cfg.SandboxImage,
@@ -113,12 +129,12 @@ func (a *agent) startContainerd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("containerd", "--config", confPath)
+	cmd := exec.Command(bin, "--config", confPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Pdeathsig: containerd must not outlive edgelet, or a restart would find
 	// the socket taken. Setpgid keeps a terminal's Ctrl-C from reaching it first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	cmd.Env = append(os.Environ(), "PATH="+os.Getenv("PATH")+":/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	cmd.Env = append(os.Environ(), "PATH="+path+":/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	if os.Getenv("GOGC") == "" {
 		// As for edgelet itself: an idle containerd's heap is mostly
 		// garbage between collections. GOGC in edgelet's environment wins.

@@ -10,7 +10,8 @@ import (
 	"sync"
 
 	"github.com/flannel-io/flannel/pkg/backend"
-	_ "github.com/flannel-io/flannel/pkg/backend/vxlan" // registers the vxlan backend
+	_ "github.com/flannel-io/flannel/pkg/backend/hostgw" // registers the host-gw backend
+	_ "github.com/flannel-io/flannel/pkg/backend/vxlan"  // registers the vxlan backend
 	"github.com/flannel-io/flannel/pkg/subnet/kube"
 
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
@@ -19,12 +20,16 @@ import (
 // flannelAnnotationPrefix is where flannel publishes each node's VTEP.
 const flannelAnnotationPrefix = "flannel.alpha.coreos.com"
 
-// flannelNetConf is flannel's network config: the cluster CIDR over VXLAN.
-func flannelNetConf(clusterCIDR string) ([]byte, error) {
+// flannelNetConf is flannel's network config: the cluster CIDR over the
+// backend (vxlan, or host-gw).
+func flannelNetConf(clusterCIDR, backend string) ([]byte, error) {
+	if backend == "" {
+		backend = "vxlan"
+	}
 	return json.Marshal(map[string]any{
 		"Network":    clusterCIDR,
 		"EnableIPv4": true,
-		"Backend":    map[string]any{"Type": "vxlan"},
+		"Backend":    map[string]any{"Type": backend},
 	})
 }
 
@@ -37,7 +42,7 @@ func (a *agent) startFlannel(ctx context.Context, kubeconfigPath string) (podCID
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", 0, err
 	}
-	conf, err := flannelNetConf(a.cfg.ClusterCIDR)
+	conf, err := flannelNetConf(a.cfg.ClusterCIDR, a.cfg.FlannelBackend)
 	if err != nil {
 		return "", 0, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/edgelet/hostnet"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
@@ -63,7 +64,13 @@ func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 	if err := ensureMasquerade(ctx, a.cfg.ClusterCIDR); err != nil {
 		return err
 	}
-	if err := ensureNoLeak(ctx, a.cfg.NodeIP, a.cfg.ServiceCIDR, a.cfg.ClusterCIDR); err != nil {
+	kept := []string{a.cfg.ServiceCIDR, a.cfg.ClusterCIDR}
+	if a.cfg.FlannelBackend == nodev1.FlannelHostGW {
+		// host-gw routes other nodes' pod subnets over the node's own
+		// interface: only the Service range must not leave.
+		kept = kept[:1]
+	}
+	if err := ensureNoLeak(ctx, a.cfg.NodeIP, kept...); err != nil {
 		return err
 	}
 	// flannel's lease is the node's podCIDR, which kube-controller-manager
@@ -90,7 +97,7 @@ func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 	if err := pki.WriteFileIfChanged(filepath.Join(cniConfDir, cniConf), conf, 0o644); err != nil {
 		return err
 	}
-	klog.InfoS("Pod network configured", "podCIDR", podCIDR, "mtu", mtu, "backend", "vxlan")
+	klog.InfoS("Pod network configured", "podCIDR", podCIDR, "mtu", mtu, "backend", a.cfg.FlannelBackend)
 	<-ctx.Done()
 	return nil
 }

@@ -29,6 +29,7 @@ type Agent struct {
 	Server         string // https://host:6443 of a server; empty on a server's own agent
 	Token          string
 	ClusterCIDR    string
+	FlannelBackend string
 	ServiceCIDR    string
 	ClusterDNS     string
 	ClusterDomain  string
@@ -81,7 +82,7 @@ func FromNode(nc *nodev1.NodeConfig) (*Server, error) {
 		Agent: Agent{
 			DataDir: nc.DataDir, NodeName: nc.NodeName, NodeIP: nc.NodeIP, NodeExternalIP: nc.NodeExternalIP,
 			NodeLabels: labels, NodeTaints: nc.Taints, Server: nc.Server, Token: tok,
-			ClusterCIDR: nc.ClusterCIDR, ServiceCIDR: nc.ServiceCIDR, ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain,
+			ClusterCIDR: nc.ClusterCIDR, FlannelBackend: nc.FlannelBackend, ServiceCIDR: nc.ServiceCIDR, ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain,
 			SandboxImage: nc.PauseImage, KubeletArgs: nc.Args.Kubelet, KubeProxyArgs: nc.Args.KubeProxy,
 			Mirrors: nc.Mirrors, MirrorServers: nc.MirrorServers,
 		},

@@ -27,6 +27,19 @@ func (c *Cluster) Platform(role string, i int) string {
 	return HostPlatform()
 }
 
+// Emulated tells whether a node of c runs another platform than the host's
+// (under qemu user emulation).
+func (c *Cluster) Emulated() bool {
+	for role, n := range map[string]int{"server": c.Servers, "agent": c.Agents} {
+		for i := 0; i < n; i++ {
+			if c.Platform(role, i) != HostPlatform() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ImageFor is the node image of platform: image itself for the host's
 // platform, else image with "-ARCH" appended to its tag, which is how
 // `edgectl image build --platform` names it.

@@ -19,6 +19,18 @@ const (
 	// ContainerdDir is containerd's state; in a node container it is a
 	// volume of its own.
 	ContainerdDir = "/var/lib/containerd"
+	// NativeDir holds, in a node of another platform than its host's (run
+	// under qemu user emulation), the host's own containerd, shim, runc and
+	// iptables, which edgectl copies in: the node's own cannot reach
+	// netfilter or seccomp through qemu. edgelet runs them when they are
+	// there.
+	NativeDir = "/usr/lib/edgectl/native"
+)
+
+// Flannel backends (NodeConfig.FlannelBackend).
+const (
+	FlannelVXLAN  = "vxlan"
+	FlannelHostGW = "host-gw"
 )
 
 // ServerTokenPath is where a server writes the full join token (it pins the
@@ -44,6 +56,7 @@ func SetDefaults(c *NodeConfig) {
 	}
 	def(&c.DataDir, DefaultDataDir)
 	def(&c.ClusterCIDR, DefaultClusterCIDR)
+	def(&c.FlannelBackend, FlannelVXLAN)
 	def(&c.ServiceCIDR, DefaultServiceCIDR)
 	def(&c.ClusterDomain, DefaultClusterDomain)
 	def(&c.PauseImage, DefaultPauseImage)

@@ -30,6 +30,7 @@ func (c *NodeConfig) addFlags(fs *pflag.FlagSet, appendLists bool) {
 	str(&c.TokenFile, "token-file", "file holding the join token")
 	str(&c.ClusterCIDR, "cluster-cidr", "pod network range")
 	str(&c.ServiceCIDR, "service-cidr", "service network range")
+	str(&c.FlannelBackend, "flannel-backend", "pod traffic between nodes: vxlan or host-gw (the same on every node)")
 	str(&c.ClusterDNS, "cluster-dns", "cluster DNS service IP (default: the 10th address of --service-cidr)")
 	str(&c.ClusterDomain, "cluster-domain", "cluster DNS domain")
 	str(&c.PauseImage, "pause-image", "pod sandbox image (shipped in the offline image bundle)")

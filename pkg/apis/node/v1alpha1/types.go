@@ -41,6 +41,12 @@ type NodeConfig struct {
 	// ClusterCIDR and ServiceCIDR are the pod and service ranges.
 	ClusterCIDR string `json:"clusterCIDR,omitempty"`
 	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+	// FlannelBackend carries pod traffic between nodes: vxlan (the
+	// default; nodes on other networks can join) or host-gw (routes over a
+	// network the nodes share; what a cluster with emulated nodes uses,
+	// since qemu cannot program VXLAN's neighbor entries). Every node of a
+	// cluster must use the same.
+	FlannelBackend string `json:"flannelBackend,omitempty"`
 	// ClusterDNS defaults to the 10th address of ServiceCIDR.
 	ClusterDNS    string `json:"clusterDNS,omitempty"`
 	ClusterDomain string `json:"clusterDomain,omitempty"`

@@ -35,6 +35,9 @@ func (c *NodeConfig) Validate() error {
 	default:
 		add("role %q: must be server or agent", c.Role)
 	}
+	if c.FlannelBackend != FlannelVXLAN && c.FlannelBackend != FlannelHostGW {
+		add("flannelBackend %q: must be %s or %s", c.FlannelBackend, FlannelVXLAN, FlannelHostGW)
+	}
 	for field, v := range map[string]string{"clusterCIDR": c.ClusterCIDR, "serviceCIDR": c.ServiceCIDR} {
 		if _, err := netip.ParsePrefix(v); err != nil {
 			add("%s %q: must be a CIDR such as 10.42.0.0/16", field, v)
