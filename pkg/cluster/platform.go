@@ -29,6 +29,11 @@ func (p *Provider) checkPlatforms(ctx context.Context, cfg *v1alpha1.Cluster) er
 			}
 		}
 	}
+	// Emulated nodes run the host's containerd, runc and iptables, taken
+	// from the host platform's node image (emulationFiles).
+	if host := v1alpha1.HostPlatform(); cfg.Emulated() && !seen[host] {
+		return p.checkPlatform(ctx, cfg.Image, host)
+	}
 	return nil
 }
 
