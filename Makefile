@@ -28,8 +28,9 @@ image: deps build
 deps-arm64:
 	hack/deps-arm64.sh
 
-## image-arm64: build the arm64 node image (edgectl/node:dev-arm64) on this host
-image-arm64: deps deps-arm64 build
+## image-arm64: build the arm64 node image (edgectl/node:dev-arm64) on this host, and the host's,
+## which emulated nodes take their containerd, runc and iptables from
+image-arm64: deps deps-arm64 image
 	bin/edgectl image build --platform linux/arm64
 
 ## up: build everything, create the demo cluster and show it working
@@ -71,7 +72,7 @@ bench-chart: image
 	$(GO) test -count=1 -run '^$$' -bench ChartCI -benchtime 3x -timeout 60m ./tests/e2e/
 
 ## test-arm64: the arm64 node image and bundle (built under qemu), scanned, and a 1 amd64 + 1 emulated arm64 agent cluster
-test-arm64: image image-arm64
+test-arm64: image-arm64
 	EDGECTL_E2E_ARM64=1 $(GO) test -count=1 -v -timeout 60m -run 'TestArm64|TestNodeImageArch|TestBundle' ./tests/e2e/
 
 test-e2e:
