@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/edgectl/edgectl/internal/ocitar"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
@@ -125,7 +125,7 @@ func TestArm64Agent(t *testing.T) {
 			images = append(images, archEchoImage(ctx, t, arch))
 		}
 		const multi = "docker.io/edgectl-e2e/echo:multi"
-		if err := nodeimage.WriteOCITar(file, name.MustParseReference(multi).(name.Tag), images); err != nil {
+		if err := ocitar.Write(file, ocitar.Named{Ref: multi, Images: images}); err != nil {
 			t.Fatal(err)
 		}
 		if out, err := exec.CommandContext(ctx, bin, "image", "import", "-c", cname, "--archive", file).CombinedOutput(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/edgectl/edgectl/internal/archive"
+	"github.com/edgectl/edgectl/internal/ocitar"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/sysimage"
 )
@@ -116,7 +117,7 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) ([]*
 			return nil, fmt.Errorf("tag %q: %w", opts.Tag, err)
 		}
 		fmt.Fprintf(out, " • writing %s\n", opts.OutFile)
-		if err := WriteOCITar(opts.OutFile, ref, images); err != nil {
+		if err := ocitar.Write(opts.OutFile, ocitar.Named{Ref: ref.String(), Images: images}); err != nil {
 			return nil, err
 		}
 	}

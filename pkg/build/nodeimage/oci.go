@@ -1,10 +1,7 @@
 package nodeimage
 
 import (
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/edgectl/edgectl/internal/ocitar"
 )
 
 // compressedSize is the bytes of img's layers gzipped, as a registry or an
@@ -23,10 +20,4 @@ func compressedSize(img v1.Image) (int64, error) {
 		total += n
 	}
 	return total, nil
-}
-
-// WriteOCITar writes images as a tarball of an OCI image layout named ref:
-// one image as it is, several as one index with each image's platform.
-func WriteOCITar(dst string, ref name.Tag, images []v1.Image) error {
-	return ocitar.Write(dst, ocitar.Named{Ref: ref.String(), Images: images})
 }
