@@ -12,7 +12,8 @@ import (
 
 // DeleteNode drains a node (when it runs), removes a server's etcd member,
 // deletes the Node object, removes the container and its volumes, updates
-// the stored spec and reloads the load balancer.
+// the stored spec and reloads the load balancer. A joined host leaves
+// (LeaveNode).
 func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 	cs, err := p.rt.List(ctx, map[string]string{runtime.LabelCluster: ""})
 	if err != nil {
@@ -25,6 +26,9 @@ func (p *Provider) DeleteNode(ctx context.Context, node string) error {
 		}
 	}
 	if target == nil {
+		if _, _, err := p.findJoined(ctx, "", node); err == nil {
+			return p.LeaveNode(ctx, LeaveOptions{Node: node})
+		}
 		return edgeerrors.New(edgeerrors.KindNotFound, "see `edgectl node list`", "node %q not found", node)
 	}
 	cluster, role := target.Labels[runtime.LabelCluster], target.Labels[runtime.LabelRole]

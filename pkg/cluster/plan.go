@@ -59,16 +59,16 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 	if err != nil {
 		return nil, err
 	}
-	nc := &nodev1.NodeConfig{
-		TypeMeta: meta.TypeMeta{APIVersion: nodev1.APIVersion, Kind: nodev1.Kind}, Role: role,
-		NodeName: nodeName(cfg.Name, role, i), NodeIP: addr.node(role, i), TokenFile: nodev1.DefaultTokenFile,
-		ClusterCIDR: cfg.Kubernetes.ClusterCIDR, ServiceCIDR: cfg.Kubernetes.ServiceCIDR, FlannelBackend: flannelBackend(cfg),
-		Mirrors: maps.Clone(cfg.Mirrors), MirrorServers: maps.Clone(cfg.MirrorServers),
-	}
+	nc := baseConfig(cfg, role, nodeName(cfg.Name, role, i))
+	nc.NodeIP = addr.node(role, i)
+	nc.Mirrors, nc.MirrorServers = maps.Clone(cfg.Mirrors), maps.Clone(cfg.MirrorServers)
 	args := cfg.AgentArgs
 	if role == RoleServer {
 		args = cfg.ServerArgs
 		nc.TLSSANs = []string{addr.lb(), lbName(cfg.Name), "127.0.0.1", "localhost"}
+		if cfg.Network.APIAddress != "" {
+			nc.TLSSANs = append(nc.TLSSANs, cfg.Network.APIAddress)
+		}
 		nc.Disable = append(nc.Disable, cfg.Disable...)
 		nc.ServiceLBRange = cfg.Network.LoadBalancerRange
 	} else {
@@ -96,13 +96,27 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 			nc.Server = "https://" + net.JoinHostPort(join, strconv.Itoa(APIPort))
 		}
 	}
+	return nc, checkConfig(nc)
+}
+
+// baseConfig is what every node of the cluster is told, whatever it runs on.
+func baseConfig(cfg *v1alpha1.Cluster, role, name string) *nodev1.NodeConfig {
+	return &nodev1.NodeConfig{
+		TypeMeta: meta.TypeMeta{APIVersion: nodev1.APIVersion, Kind: nodev1.Kind}, Role: role,
+		NodeName: name, TokenFile: nodev1.DefaultTokenFile,
+		ClusterCIDR: cfg.Kubernetes.ClusterCIDR, ServiceCIDR: cfg.Kubernetes.ServiceCIDR, FlannelBackend: flannelBackend(cfg),
+	}
+}
+
+// checkConfig validates a planned node config as edgelet will see it.
+func checkConfig(nc *nodev1.NodeConfig) error {
 	check := *nc
 	nodev1.SetDefaults(&check)
 	check.Token = "planned" // the token file is written with the node
 	if err := check.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", nc.NodeName, err)
+		return fmt.Errorf("%s: %w", nc.NodeName, err)
 	}
-	return nc, nil
+	return nil
 }
 
 // planNode plans the container of node i of role. token goes into the

@@ -82,3 +82,38 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 	}
 	return &BundleResult{File: file, Size: st.Size(), Uncompressed: raw, Duration: time.Since(start)}, nil
 }
+
+// CachedBundle returns the bundle of opts.Arch and opts.Role for the
+// current sources from the build cache, writing it there first when it is
+// missing (node join installs it on hosts). Stale bundles of the same
+// platform and role are removed.
+func CachedBundle(ctx context.Context, opts Options, out io.Writer) (string, error) {
+	if err := opts.Complete(); err != nil {
+		return "", err
+	}
+	inputs, err := (&builder{opts: opts, out: out}).inputs()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(opts.CacheDir, "bundles")
+	prefix := BundleDir(opts.Arch) + "-" + opts.Role + "-"
+	file := filepath.Join(dir, prefix+inputs[:12]+".tar.gz")
+	if _, err := os.Stat(file); err == nil {
+		return file, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	stale, _ := filepath.Glob(filepath.Join(dir, prefix+"*.tar.gz"))
+	if _, err := Bundle(ctx, opts, file+".tmp", out); err != nil {
+		os.Remove(file + ".tmp")
+		return "", err
+	}
+	if err := os.Rename(file+".tmp", file); err != nil {
+		return "", err
+	}
+	for _, s := range stale {
+		os.Remove(s)
+	}
+	return file, nil
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/netcmd"
 	nodeadd "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/add"
 	nodedelete "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/delete"
+	nodejoin "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/join"
 	nodelist "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/list"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/registry"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/version"
@@ -99,7 +100,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	clusterCmd.AddCommand(create.NewCommand(deps), delete.NewCommand(deps), list.NewCommand(deps), clusterget.NewCommand(deps),
 		startstop.NewStartCommand(deps), startstop.NewStopCommand(deps), rotatekey.NewCommand(deps))
 	nodeCmd := &cobra.Command{Use: "node", Short: "Manage the nodes of clusters"}
-	nodeCmd.AddCommand(nodelist.NewCommand(deps), nodeadd.NewCommand(deps), nodedelete.NewCommand(deps))
+	nodeCmd.AddCommand(nodelist.NewCommand(deps), nodeadd.NewCommand(deps), nodedelete.NewCommand(deps), nodejoin.NewCommand(deps), nodejoin.NewLeaveCommand(deps))
 	kubeconfigCmd := &cobra.Command{Use: "kubeconfig", Short: "Print or merge kubeconfigs"}
 	kubeconfigCmd.AddCommand(kubeconfigget.NewCommand(deps), kubeconfigmerge.NewCommand(deps))
 	exportCmd := &cobra.Command{Use: "export", Short: "Export cluster data"}

@@ -23,7 +23,9 @@ func SetDefaults(c *Cluster) {
 	if c.Image == "" {
 		c.Image = DefaultImage
 	}
-	if c.Network.APIHostIP == "" {
+	if c.Network.APIHostIP == "" && c.Network.APIAddress != "" {
+		c.Network.APIHostIP = "0.0.0.0"
+	} else if c.Network.APIHostIP == "" {
 		c.Network.APIHostIP = DefaultAPIHostIP
 	}
 	if c.Kubernetes.ClusterCIDR == "" {

@@ -83,8 +83,14 @@ type Network struct {
 	// are assigned statically from it, so they survive restarts. Defaults to a
 	// free /24 under 10.89.0.0/16.
 	Subnet string `json:"subnet,omitempty"`
-	// APIHostIP is the host address the API is published on. Defaults to 127.0.0.1.
+	// APIHostIP is the host address the API is published on. Defaults to
+	// 127.0.0.1, or 0.0.0.0 (every address) when APIAddress is set.
 	APIHostIP string `json:"apiHostIP,omitempty"`
+	// APIAddress is the IP or DNS name that hosts outside the engine (boards
+	// that `node join`) reach the API on, at APIPort: this host's LAN
+	// address, or a name or router address that forwards to it. It is in
+	// the servers' certificate from the start.
+	APIAddress string `json:"apiAddress,omitempty"`
 	// APIPort is the host port of the API. 0 picks a free port.
 	APIPort int `json:"apiPort,omitempty"`
 	// LoadBalancerRange is the pool that LoadBalancer Services get their

@@ -74,6 +74,9 @@ func (c *Cluster) Validate() error {
 	if _, err := netip.ParseAddr(c.Network.APIHostIP); err != nil {
 		add("network.apiHostIP %q: not an IP address", c.Network.APIHostIP)
 	}
+	if a := c.Network.APIAddress; a != "" && !validHost(a) {
+		add("network.apiAddress %q: must be an IP address or a DNS name, without scheme or port (the port is network.apiPort)", a)
+	}
 	if c.Network.APIPort < 0 || c.Network.APIPort > 65535 {
 		add("network.apiPort %d: must be between 1 and 65535 (0 picks a free port)", c.Network.APIPort)
 	}
@@ -202,4 +205,25 @@ func (c *Cluster) checkNodeRef(ref string) error {
 		return nil
 	}
 	return fmt.Errorf("%q: no such node (the cluster has %d servers and %d agents)", ref, c.Servers, c.Agents)
+}
+
+// validHost tells whether s is an IP address or a DNS name.
+func validHost(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -100,4 +102,14 @@ func PrintFrom(ctx context.Context, deps Deps, get func(context.Context, *cluste
 	}
 	_, err = deps.Streams.Out.Write(data)
 	return err
+}
+
+// ExpandHome expands a leading ~/ to the user's home directory.
+func ExpandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
 }

@@ -22,6 +22,7 @@ type flagpole struct {
 	Wait            time.Duration
 	Retain          bool
 	APIPort         int
+	APIAddress      string
 	Subnet          string
 	AgentPlatform   string
 	NoSwitchContext bool
@@ -77,6 +78,9 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 			if fl.Changed("api-port") {
 				cfg.Network.APIPort = f.APIPort
 			}
+			if fl.Changed("api-address") {
+				cfg.Network.APIAddress = f.APIAddress
+			}
 			if fl.Changed("subnet") {
 				cfg.Network.Subnet = f.Subnet
 			}
@@ -127,6 +131,7 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 	fs.DurationVar(&f.Wait, "wait", 3*time.Minute, "how long to wait for a usable cluster (0 = do not wait)")
 	fs.BoolVar(&f.Retain, "retain", false, "keep the containers of a failed create, for debugging")
 	fs.IntVar(&f.APIPort, "api-port", 0, "host port of the API (default: a free port on 127.0.0.1)")
+	fs.StringVar(&f.APIAddress, "api-address", "", "IP or DNS name that hosts outside the engine (boards joining with `node join`) reach the API on; publishes the API on every host address")
 	fs.StringVar(&f.Subnet, "subnet", "", "IPv4 subnet of the cluster network (default: a free /24 of 10.89.0.0/16)")
 	fs.BoolVar(&f.NoSwitchContext, "no-switch-context", false, "do not make the new context current")
 	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp][@loadbalancer|@server:N|@agent:N] (repeatable)")

@@ -1,0 +1,52 @@
+#!/bin/sh
+# The join preflight: facts about this host, one key=value per line, read by
+# edgectl (pkg/board). It changes nothing.
+set -u
+has() { command -v "$1" >/dev/null 2>&1; }
+kv() { printf '%s=%s\n' "$1" "$2"; }
+kv arch "$(uname -m)"
+kv kernel "$(uname -r)"
+kv hostname "$(hostname 2>/dev/null || cat /etc/hostname)"
+kv os "$( (. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-$ID}") || echo unknown)"
+kv time "$(date +%s)"
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  kv cgroup v2
+  kv controllers "$(cat /sys/fs/cgroup/cgroup.controllers)"
+else
+  kv cgroup v1
+  kv controllers "$(awk '!/^#/ && $4 == 1 {printf "%s ", $1}' /proc/cgroups)"
+fi
+feature() { # NAME: loaded, built in, or a loadable module of this kernel
+  if [ -d "/sys/module/$1" ]; then echo yes; return; fi
+  if grep -qs "/$1.ko" "/lib/modules/$(uname -r)/modules.builtin" "/lib/modules/$(uname -r)/modules.dep"; then echo yes; return; fi
+  echo no
+}
+ov=$(grep -qw overlay /proc/filesystems && echo yes || feature overlay)
+kv overlay "$ov"
+kv br_netfilter "$([ -d /proc/sys/net/bridge ] && echo yes || feature br_netfilter)"
+kv vxlan "$(feature vxlan)"
+kv tun "$([ -c /dev/net/tun ] && echo yes || feature tun)"
+kv swap "$(awk 'NR > 1 {n++} END {print n + 0}' /proc/swaps)"
+kv mem_available_kb "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
+kv disk_free_kb "$(df -Pk /var/lib | awk 'NR == 2 {print $4}')"
+kv systemd "$([ -d /run/systemd/system ] && echo yes || echo no)"
+missing=""
+for pair in iptables:iptables conntrack:conntrack ip:iproute2 nft:nftables socat:socat ethtool:ethtool modprobe:kmod mount:mount; do
+  has "${pair%%:*}" || missing="$missing ${pair#*:}"
+done
+kv missing_packages "${missing# }"
+busy=""
+if has ss; then
+  for p in 10250 10256 10249; do
+    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && busy="$busy $p"
+  done
+fi
+kv ports_in_use "${busy# }"
+others=""
+if has k3s || [ -e /etc/systemd/system/k3s.service ] || [ -e /etc/systemd/system/k3s-agent.service ] || pgrep -x k3s >/dev/null 2>&1 || pgrep -f '^/usr/local/bin/k3s' >/dev/null 2>&1; then others="$others k3s"; fi
+if pgrep -x kubelet >/dev/null 2>&1 || [ -e /etc/systemd/system/kubelet.service ] || [ -e /lib/systemd/system/kubelet.service ]; then others="$others kubelet"; fi
+if [ ! -e /var/lib/edgelet/bundle-version ] && pgrep -x containerd >/dev/null 2>&1; then others="$others containerd"; fi
+kv other_kubernetes "${others# }"
+kv edgelet "$(sed -n 's/^edgelet //p' /var/lib/edgelet/bundle-version 2>/dev/null)"
+kv edgelet_server "$(sed -n 's/^server: *//p' /etc/edgelet/config.yaml 2>/dev/null)"
+kv sudo ok
