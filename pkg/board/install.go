@@ -2,6 +2,7 @@ package board
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -122,4 +123,26 @@ func Leftovers(ctx context.Context, h *remote.Host) ([]string, error) {
 		}
 	}
 	return left, nil
+}
+
+// ErrTokenRejected is a join the cluster refused: edgelet exited for good
+// (its exit status 3) because its join token was wrong or expired.
+var ErrTokenRejected = errors.New("the cluster rejected the join token")
+
+// Stopped returns an error when edgelet on the host has stopped for good,
+// with the last lines of its log; nil while it runs or restarts.
+func Stopped(ctx context.Context, h *remote.Host) error {
+	out, err := h.Run(ctx, "systemctl show edgelet -p ActiveState -p ExecMainStatus", nil)
+	if err != nil {
+		return nil // a dropped connection is not the node's failure
+	}
+	f := ParseFacts(out)
+	if f["ActiveState"] != "failed" {
+		return nil
+	}
+	log, _ := h.Run(ctx, "journalctl -u edgelet -n 5 --no-pager -o cat", nil)
+	if f["ExecMainStatus"] == "3" {
+		return fmt.Errorf("%w:\n%s", ErrTokenRejected, strings.TrimSpace(log))
+	}
+	return fmt.Errorf("edgelet on %s failed (exit status %s):\n%s", h.Target.Host, f["ExecMainStatus"], strings.TrimSpace(log))
 }

@@ -55,10 +55,11 @@ const (
 	maxSkew, warnSkew    = 5 * time.Minute, 5 * time.Second
 )
 
-// RunPreflight reads the host's facts and judges them. force lets a host
+// RunPreflight reads the host's facts and judges them; api (HOST:PORT) is
+// the cluster's API address, which the host must reach. force lets a host
 // that runs another Kubernetes (k3s, a kubelet) pass, with a warning.
-func RunPreflight(ctx context.Context, h *remote.Host, force bool) (*Preflight, error) {
-	out, err := h.Run(ctx, "sh -s", strings.NewReader(preflightScript))
+func RunPreflight(ctx context.Context, h *remote.Host, api string, force bool) (*Preflight, error) {
+	out, err := h.Run(ctx, "EDGECTL_API="+remote.Quote(api)+" sh -s", strings.NewReader(preflightScript))
 	if err != nil {
 		if strings.Contains(err.Error(), "sudo") || strings.Contains(err.Error(), "password") {
 			return nil, fmt.Errorf("%s: user %q cannot run commands as root without a password (sudo -n): %w; log in as root or allow passwordless sudo", h.Target, h.Target.User, err)
@@ -196,6 +197,12 @@ func Judge(host string, f map[string]string, now time.Time, force bool) *Preflig
 			level, hint = Warn, "--force: installing beside it"
 		}
 		add("kubernetes", other+" found", level, hint)
+	}
+	switch f["api"] {
+	case "reachable":
+		add("api", f["api_address"]+" reachable", OK, "")
+	case "unreachable":
+		add("api", "cannot connect to "+f["api_address"], Fail, "the host needs outbound TCP to the cluster's --api-address: check that address, and the host's route and firewall")
 	}
 	if ours {
 		add("edgelet", "installed ("+f["edgelet"]+"), server "+orDash(f["edgelet_server"]), OK, "")

@@ -49,4 +49,10 @@ if [ ! -e /var/lib/edgelet/bundle-version ] && pgrep -x containerd >/dev/null 2>
 kv other_kubernetes "${others# }"
 kv edgelet "$(sed -n 's/^edgelet //p' /var/lib/edgelet/bundle-version 2>/dev/null)"
 kv edgelet_server "$(sed -n 's/^server: *//p' /etc/edgelet/config.yaml 2>/dev/null)"
+if [ -n "${EDGECTL_API:-}" ]; then
+  kv api_address "$EDGECTL_API"
+  if ! has socat; then kv api unknown
+  elif socat -T3 /dev/null "TCP:$EDGECTL_API,connect-timeout=5" 2>/dev/null; then kv api reachable
+  else kv api unreachable; fi
+fi
 kv sudo ok

@@ -42,6 +42,8 @@ type JoinOptions struct {
 	// Bundle is a board bundle file to install (default: the build
 	// cache's, built from the source tree when missing).
 	Bundle string
+	// Token is the join token to give the host (default: the cluster's).
+	Token  string
 	Wait   time.Duration
 	Retain bool
 	// Out gets the preflight.
@@ -67,7 +69,8 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 		return "", edgeerrors.Wrap(edgeerrors.KindNotFound, "check the address, and that sshd runs there", err)
 	}
 	defer h.Close()
-	pre, err := board.RunPreflight(ctx, h, opts.Force)
+	api := net.JoinHostPort(cfg.Network.APIAddress, strconv.Itoa(cfg.Network.APIPort))
+	pre, err := board.RunPreflight(ctx, h, api, opts.Force)
 	if err != nil {
 		return "", err
 	}
@@ -76,6 +79,7 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 		return "", edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "fix the host and run the join again; nothing was installed", err)
 	}
 	name := orDefault(opts.Name, pre.Facts["hostname"])
+	token = orDefault(opts.Token, token)
 	if err := p.checkJoinName(ctx, opts.Cluster, name, opts.Target); err != nil {
 		return "", err
 	}
@@ -104,7 +108,7 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 	}
 	if opts.Wait > 0 {
 		steps = append(steps, step{title: fmt.Sprintf("Waiting ≤ %s for %s to be Ready", opts.Wait, name),
-			do: func(ctx context.Context) error { return p.waitNode(ctx, opts.Cluster, name, opts.Wait) }})
+			do: func(ctx context.Context) error { return p.waitJoined(ctx, h, opts.Cluster, name, opts.Wait) }})
 	}
 	steps = append(steps, step{title: "Recording how to reach " + name,
 		do: func(ctx context.Context) error { return p.recordJoined(ctx, opts.Cluster, name, opts.Target) }})
@@ -112,6 +116,33 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 		return "", err
 	}
 	return name, nil
+}
+
+// waitJoined waits for the Node to be Ready, and stops early when edgelet on
+// the host has stopped for good (a rejected token).
+func (p *Provider) waitJoined(ctx context.Context, h *remote.Host, cluster, name string, wait time.Duration) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan error, 1)
+	go func() { done <- p.waitNode(ctx, cluster, name, wait) }()
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+				return cause
+			}
+			return err
+		case <-tick.C:
+			if err := board.Stopped(ctx, h); err != nil {
+				if errors.Is(err, board.ErrTokenRejected) {
+					err = edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "the cluster was re-created or its token changed: join again with edgectl of this cluster", err)
+				}
+				cancel(err)
+			}
+		}
+	}
 }
 
 // JoinScript is the join of a host of arch as one script (node join

@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+)
+
+// Machines are hosts edgectl did not create, for `node join`: plain Debian
+// with systemd and sshd (not the node image, no edgectl labels), run
+// privileged by Podman. The test builds their image offline from Debian's
+// package mirror (debootstrap, as the node image is), cached by its package
+// list.
+
+// machinePackages is what a machine has: a minimal Debian with systemd,
+// sshd and the tools a node needs.
+var machinePackages = []string{"systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iptables", "nftables",
+	"conntrack", "ethtool", "socat", "kmod", "mount", "util-linux", "procps", "ca-certificates"}
+
+var machineImageOnce sync.Map // arch -> *sync.Once
+
+// machineImage returns the Podman image of a plain Debian machine of arch,
+// building it (debootstrap, ~90 s; ~4 min for another arch under qemu) when
+// the cache does not have it.
+func machineImage(t *testing.T, arch string) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(arch + " bookworm " + strings.Join(machinePackages, ",")))
+	key := hex.EncodeToString(sum[:6])
+	tarball := filepath.Join(cache, "edgectl", "e2e", "machine-"+arch+"-"+key+".tar")
+	image := "localhost/e2e-machine:" + arch + "-" + key
+	once, _ := machineImageOnce.LoadOrStore(arch, &sync.Once{})
+	var buildErr error
+	once.(*sync.Once).Do(func() {
+		if exec.Command("podman", "image", "exists", image).Run() == nil {
+			return
+		}
+		if _, err := os.Stat(tarball); err != nil {
+			buildErr = debootstrapMachine(t, arch, tarball)
+			if buildErr != nil {
+				return
+			}
+		}
+		if out, err := exec.Command("podman", "import", "--arch", arch, tarball, image).CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("podman import: %v %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return image
+}
+
+func debootstrapMachine(t *testing.T, arch, tarball string) error {
+	work := tarball + ".work"
+	_ = os.RemoveAll(work)
+	defer os.RemoveAll(work)
+	if err := os.MkdirAll(filepath.Dir(tarball), 0o755); err != nil {
+		return err
+	}
+	start := time.Now()
+	out, err := exec.Command("debootstrap", "--variant=minbase", "--arch="+arch, "--include="+strings.Join(machinePackages, ","),
+		"bookworm", work, nodeimage.DefaultMirror).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("debootstrap a %s machine: %v\n%s", arch, err, lastLines(string(out), 10))
+	}
+	for _, glob := range []string{"var/cache/apt/archives/*.deb", "var/lib/apt/lists/*"} {
+		m, _ := filepath.Glob(filepath.Join(work, glob))
+		for _, f := range m {
+			os.RemoveAll(f)
+		}
+	}
+	if out, err := exec.Command("tar", "--numeric-owner", "-C", work, "-cf", tarball+".tmp", ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("pack the machine rootfs: %v %s", err, out)
+	}
+	t.Logf("built the %s machine rootfs in %s", arch, time.Since(start).Round(time.Second))
+	return os.Rename(tarball+".tmp", tarball)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// site is a board on a LAN of its own behind a NAT router: the router's
+// WAN side is on Podman's default network (it reaches this host and, through
+// it, the cluster's published API), the board's only link is a veth to the
+// router, which masquerades and forwards nothing inward. Only connections
+// from the board outward work; edgectl reaches the board over SSH through
+// the router as a bastion.
+type site struct {
+	Router, Board     string // container names
+	RouterIP, BoardIP string // the router's WAN address, the board's LAN address
+	Key               string // SSH private key file; root logs in with it on both
+}
+
+const siteLAN, siteRouterLAN, siteBoardIP = "192.168.213.0/24", "192.168.213.1", "192.168.213.2"
+
+// natSite starts a site of arch named prefix-router and prefix-board; they
+// go when the test ends.
+func natSite(t *testing.T, prefix, arch string) *site {
+	t.Helper()
+	image := machineImage(t, arch)
+	s := &site{Router: prefix + "-router", Board: prefix + "-board", BoardIP: siteBoardIP, Key: sshKey(t)}
+	startMachine(t, image, s.Router, "--network", "podman")
+	startMachine(t, image, s.Board, "--network", "none")
+	pid := func(c string) string { return strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.State.Pid}}", c)) }
+	// The LAN: a veth pair between the two, named on the host only briefly.
+	vb, vr := prefix+"-b", prefix+"-r"
+	if len(vb) > 15 {
+		vb, vr = vb[len(vb)-15:], vr[len(vr)-15:]
+	}
+	for _, args := range [][]string{{"link", "add", vb, "type", "veth", "peer", "name", vr},
+		{"link", "set", vb, "netns", pid(s.Board)}, {"link", "set", vr, "netns", pid(s.Router)}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
+		}
+	}
+	machineSh(t, s.Router, fmt.Sprintf("ip link set %s name lan0 && ip addr add %s/24 dev lan0 && ip link set lan0 up && "+
+		"sysctl -qw net.ipv4.ip_forward=1 && iptables -t nat -A POSTROUTING -s %s -o eth0 -j MASQUERADE", vr, siteRouterLAN, siteLAN))
+	machineSh(t, s.Board, fmt.Sprintf("ip link set %s name eth0 && ip addr add %s/24 dev eth0 && ip link set eth0 up && ip route add default via %s",
+		vb, siteBoardIP, siteRouterLAN))
+	s.RouterIP = strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", s.Router))
+	return s
+}
+
+// startMachine runs a machine container with systemd and waits for it;
+// root's authorized key is sshKey's.
+func startMachine(t *testing.T, image, name string, args ...string) {
+	t.Helper()
+	_ = exec.Command("podman", "rm", "-f", name).Run()
+	var nofile syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
+	run := append([]string{"run", "-d", "--privileged", "--name", name, "--hostname", name, "--tmpfs", "/run", "--tmpfs", "/tmp",
+		"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile.Cur, nofile.Max), "--ulimit", "nproc=32768:32768"}, args...)
+	podmanOut(t, append(run, image, "/sbin/init")...)
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "2", name).Run() })
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshSigner(t).PublicKey())))
+	machineSh(t, name, "mkdir -p -m 700 /root/.ssh && echo '"+pub+"' >/root/.ssh/authorized_keys")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, _ := exec.Command("podman", "exec", name, "systemctl", "is-system-running").Output()
+		state := strings.TrimSpace(string(out))
+		if state == "running" || state == "degraded" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("systemd in %s: %q after 2m", name, state)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func podmanOut(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("podman", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// machineSh runs a shell script in a machine as root (podman exec: the
+// test's own look at the host, not edgectl's way in).
+func machineSh(t *testing.T, name, script string) string {
+	t.Helper()
+	return podmanOut(t, "exec", name, "sh", "-c", script)
+}
+
+var sshKeyOnce struct {
+	sync.Once
+	signer ssh.Signer
+	file   string
+}
+
+// sshKey is the test binary's SSH key file (root of every machine takes it).
+func sshKey(t *testing.T) string {
+	sshSigner(t)
+	return sshKeyOnce.file
+}
+
+func sshSigner(t *testing.T) ssh.Signer {
+	t.Helper()
+	sshKeyOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "edgectl-e2e-ssh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sshKeyOnce.file, sshKeyOnce.signer = newSSHKey(t, dir)
+	})
+	if sshKeyOnce.signer == nil {
+		t.Fatal("no SSH key")
+	}
+	return sshKeyOnce.signer
+}
+
+// newSSHKey writes a new ed25519 key in OpenSSH format to dir/id_ed25519.
+func newSSHKey(t *testing.T, dir string) (string, ssh.Signer) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "edgectl e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "id_ed25519")
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return file, signer
+}
+
+// hostAddress is this machine's address on its default route: what a board
+// on another network reaches the cluster's published API on.
+func hostAddress(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-4", "route", "get", "1.1.1.1").Output()
+	if err != nil {
+		t.Fatalf("ip route get: %v", err)
+	}
+	f := strings.Fields(string(out))
+	for i := range f {
+		if f[i] == "src" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	t.Fatalf("no source address in %q", out)
+	return ""
+}
