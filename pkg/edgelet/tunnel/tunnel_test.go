@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -109,4 +111,47 @@ func listen(t *testing.T, handle func(net.Conn)) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// TestEgress: the API server's CONNECT for a tunneled node's address goes
+// through the tunnel to the node's loopback; any other goes direct.
+func TestEgress(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	kubelet := listen(t, func(c net.Conn) { fmt.Fprintln(c, "kubelet of pi-7"); c.Close() })
+	_, port, _ := net.SplitHostPort(kubelet)
+	other := listen(t, func(c net.Conn) { fmt.Fprintln(c, "a container node"); c.Close() })
+	hub := NewHub()
+	server := listen(t, func(c net.Conn) { _ = hub.Serve("pi-7", c) })
+	ups := make(chan error, 10)
+	go Run(ctx, Options{
+		Dial:      func(ctx context.Context) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, "tcp", server) },
+		Allow:     func(network, addr string) bool { return addr == "127.0.0.1:"+port },
+		Connected: func(err error) { ups <- err },
+	})
+	waitUp(t, ups, hub)
+	egress := httptest.NewServer(&Egress{Hub: hub, NodeFor: func(host string) string {
+		if host == "192.168.213.2" {
+			return "pi-7"
+		}
+		return ""
+	}})
+	defer egress.Close()
+	for target, want := range map[string]string{"192.168.213.2:" + port: "kubelet of pi-7\n", other: "a container node\n"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(egress.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+		r := bufio.NewReader(c)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("CONNECT %s: %v %v", target, resp, err)
+		}
+		line, err := r.ReadString('\n')
+		if err != nil || line != want {
+			t.Errorf("CONNECT %s: %q, %v; want %q", target, line, err, want)
+		}
+		c.Close()
+	}
 }
