@@ -15,7 +15,7 @@ sleep 1
 # Mounts of pods and of the runtime, deepest first.
 awk '$2 ~ "^(/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns|edgelet))" {print $2}' /proc/mounts |
   sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
-for link in cni0 flannel.1 kube-ipvs0; do ip link delete "$link" 2>/dev/null; done
+for link in cni0 flannel.1 kube-ipvs0 edgelet0; do ip link delete "$link" 2>/dev/null; done
 # kube-proxy's and flannel's rules; the host's own are kept.
 for t in iptables ip6tables; do
   command -v "$t-save" >/dev/null 2>&1 || continue

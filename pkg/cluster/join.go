@@ -186,6 +186,7 @@ func (p *Provider) joinable(ctx context.Context, cluster string) (*v1alpha1.Clus
 func joinFor(cfg *v1alpha1.Cluster, name, arch, token string, labels map[string]string, taints []string) (board.Join, error) {
 	nc := baseConfig(cfg, RoleAgent, name)
 	nc.Server = "https://" + net.JoinHostPort(cfg.Network.APIAddress, strconv.Itoa(cfg.Network.APIPort))
+	nc.Tunnel = true // nothing can connect to a host behind NAT
 	nc.Labels = map[string]string{LabelJoined: "true"}
 	for k, v := range labels {
 		nc.Labels[k] = v

@@ -14,6 +14,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/apis/meta"
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/edgelet/tunnel"
 )
 
 // The plan functions are pure: they turn the stored cluster spec (defaulted,
@@ -258,6 +259,11 @@ defaults
 
 frontend kube-apiserver
   bind *:6443
+  # Nodes behind NAT open their tunnel on the API port too (edgelet's
+  # tunnel ALPN protocol): it goes to edgelet's tunnel port on a server.
+  tcp-request inspect-delay 5s
+  tcp-request content accept if { req.ssl_hello_type 1 }
+  use_backend edgelet-tunnels if { req.ssl_alpn ` + tunnel.ALPN + ` }
   default_backend kube-apiservers
 
 backend kube-apiservers
@@ -270,6 +276,14 @@ backend kube-apiservers
 	for _, node := range nodes {
 		if node.Role == RoleServer {
 			fmt.Fprintf(&b, "  server server-%d %s:%d\n", n, node.IP, APIPort)
+			n++
+		}
+	}
+	b.WriteString("\nbackend edgelet-tunnels\n  default-server inter 2s fall 2 rise 1 check\n")
+	n = 0
+	for _, node := range nodes {
+		if node.Role == RoleServer {
+			fmt.Fprintf(&b, "  server server-%d %s:%d\n", n, node.IP, nodev1.DefaultTunnelPort)
 			n++
 		}
 	}

@@ -140,12 +140,7 @@ func (e *env) client(t testing.TB, name string) kubernetes.Interface {
 // its REST config first (nil: client-go's defaults).
 func (e *env) clientWith(t testing.TB, name string, tune func(*rest.Config)) kubernetes.Interface {
 	t.Helper()
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: e.kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: cluster.Context(name)}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := e.restConfig(t, name)
 	if tune != nil {
 		tune(cfg)
 	}
@@ -154,6 +149,18 @@ func (e *env) clientWith(t testing.TB, name string, tune func(*rest.Config)) kub
 		t.Fatal(err)
 	}
 	return c
+}
+
+// restConfig is the REST config of the cluster's context.
+func (e *env) restConfig(t testing.TB, name string) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: e.kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: cluster.Context(name)}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // deployEcho runs the echo image with a NodePort Service and waits until all

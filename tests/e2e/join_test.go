@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,12 +13,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/edgectl/edgectl/internal/remote"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/board"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
 
 // TestJoin (issue 16): a board that edgectl did not create, on a LAN of its
@@ -132,7 +138,33 @@ func TestJoin(t *testing.T) {
 			t.Errorf("joined Node labels %v annotations %v", node.Labels, node.Annotations)
 		}
 		if round == 1 {
+			pod := archPod(ctx, t, e, client, "on-board", nodeimage.EchoImage, s.Board, nil)
+			waitPodReady(ctx, t, client, pod)
+			before, _ := client.CoreV1().Pods("default").Get(ctx, pod, metav1.GetOptions{})
+			kubeletThroughTunnel(ctx, t, e, name, server, pod)
+			onAgent := archPod(ctx, t, e, client, "on-agent", nodeimage.EchoImage, "edgectl-"+name+"-agent-0", nil)
+			waitPodReady(ctx, t, client, onAgent)
+			exposePod(ctx, t, client, pod)
+			exposePod(ctx, t, client, onAgent)
+			serviceBothWays(ctx, t, e, server, pod, onAgent)
+			start := time.Now()
 			restartServer(ctx, t, e, name, server, s.Board)
+			for {
+				res, err := e.p.Runtime().Exec(ctx, server, []string{"kubectl", "exec", pod, "--", "/echo", "uname"}, nil)
+				if err == nil && res.ExitCode == 0 {
+					break
+				}
+				if time.Since(start) > 2*time.Minute {
+					t.Fatalf("kubectl exec through the tunnel still fails 2m after the server restart: %v %s", err, res.Stderr)
+				}
+				time.Sleep(time.Second)
+			}
+			t.Logf("tunnel back (exec through it works) %s after `docker restart` of the server began", time.Since(start).Round(100*time.Millisecond))
+			kubeletThroughTunnel(ctx, t, e, name, server, pod)
+			after, err := client.CoreV1().Pods("default").Get(ctx, pod, metav1.GetOptions{})
+			if err != nil || after.UID != before.UID || after.Status.ContainerStatuses[0].RestartCount != 0 {
+				t.Errorf("the pod on the board restarted with the server: %v %+v", err, after.Status.ContainerStatuses)
+			}
 		}
 		out, err = edgectl("node", "leave", s.Board, "-i", s.Key)
 		if err != nil {
@@ -217,4 +249,79 @@ func isNodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// kubeletThroughTunnel: logs -f, exec and port-forward reach a pod on the
+// board, whose kubelet nothing can connect to: the API server goes through
+// the board's tunnel (issue 16, acceptance 3).
+func kubeletThroughTunnel(ctx context.Context, t *testing.T, e *env, cluster, server, pod string) {
+	t.Helper()
+	logs := e.nodeExec(t, server, "sh", "-c", "timeout 5 kubectl logs -f "+pod+"; true")
+	if !strings.Contains(logs, "listening on") {
+		t.Errorf("kubectl logs -f %s: %q", pod, logs)
+	}
+	if out := e.nodeExec(t, server, "kubectl", "exec", pod, "--", "/echo", "uname"); !strings.Contains(out, "x86_64") && !strings.Contains(out, "aarch64") {
+		t.Errorf("kubectl exec %s: %q", pod, out)
+	}
+	if body := portForwardGet(ctx, t, e, cluster, pod, 8080, "/healthz"); strings.TrimSpace(body) != "ok" {
+		t.Errorf("port-forward to %s: %q", pod, body)
+	}
+}
+
+// portForwardGet forwards a local port to the pod's port (as kubectl
+// port-forward does, through the API server and the kubelet) and GETs path.
+func portForwardGet(ctx context.Context, t *testing.T, e *env, clusterName, pod string, port int, path string) string {
+	t.Helper()
+	cfg := e.restConfig(t, clusterName)
+	transport, upgrader, err := spdy.RoundTripperFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(cfg.Host + "/api/v1/namespaces/default/pods/" + pod + "/portforward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	defer close(stop)
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("port-forward to %s: %v", pod, err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("port-forward to %s: not ready in 30s", pod)
+	}
+	ports, err := fw.GetPorts()
+	if err != nil || len(ports) == 0 {
+		t.Fatalf("port-forward ports: %v", err)
+	}
+	return httpGet(ctx, t, fmt.Sprintf("http://127.0.0.1:%d%s", ports[0].Local, path))
+}
+
+// serviceBothWays: each pod reaches the other through its ClusterIP Service
+// (by DNS name), the board's pod across the NAT (issue 16, acceptance 2).
+func serviceBothWays(ctx context.Context, t *testing.T, e *env, server, a, b string) {
+	t.Helper()
+	for _, dir := range [][2]string{{a, b}, {b, a}} {
+		from, to := dir[0], dir[1]
+		url := fmt.Sprintf("http://%s.default.svc.cluster.local/", to)
+		var out string
+		for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(2 * time.Second) {
+			res, err := e.p.Runtime().Exec(ctx, server, []string{"kubectl", "exec", from, "--", "/echo", "get", url}, nil)
+			if out = strings.TrimSpace(res.Stdout + res.Stderr); err == nil && out == "hello from "+to {
+				break
+			}
+		}
+		if out != "hello from "+to {
+			t.Errorf("%s -> Service %s: %q", from, to, out)
+		} else {
+			t.Logf("%s -> Service %s: %q", from, to, out)
+		}
+	}
 }

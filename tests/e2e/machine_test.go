@@ -124,7 +124,10 @@ func natSite(t *testing.T, prefix, arch string) *site {
 	image := machineImage(t, arch)
 	s := &site{Router: prefix + "-router", Board: prefix + "-board", BoardIP: siteBoardIP, Key: sshKey(t)}
 	startMachine(t, image, s.Router, "--network", "podman")
-	startMachine(t, image, s.Board, "--network", "none")
+	// containerd's overlay snapshots cannot sit on the container's own
+	// overlay root; a board has a real disk there (the volume starts with
+	// the image's /var/lib).
+	startMachine(t, image, s.Board, "--network", "none", "--volume", "/var/lib")
 	pid := func(c string) string { return strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.State.Pid}}", c)) }
 	// The LAN: a veth pair between the two, named on the host only briefly.
 	vb, vr := prefix+"-b", prefix+"-r"
@@ -152,10 +155,10 @@ func startMachine(t *testing.T, image, name string, args ...string) {
 	_ = exec.Command("podman", "rm", "-f", name).Run()
 	var nofile syscall.Rlimit
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
-	run := append([]string{"run", "-d", "--privileged", "--name", name, "--hostname", name, "--tmpfs", "/run", "--tmpfs", "/tmp",
+	run := append([]string{"run", "-d", "--privileged", "--name", name, "--hostname", name, "--tmpfs", "/run", "--tmpfs", "/tmp", "--cgroupns", "private",
 		"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile.Cur, nofile.Max), "--ulimit", "nproc=32768:32768"}, args...)
 	podmanOut(t, append(run, image, "/sbin/init")...)
-	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-t", "2", name).Run() })
+	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-v", "-t", "2", name).Run() })
 	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshSigner(t).PublicKey())))
 	machineSh(t, name, "mkdir -p -m 700 /root/.ssh && echo '"+pub+"' >/root/.ssh/authorized_keys")
 	deadline := time.Now().Add(2 * time.Minute)

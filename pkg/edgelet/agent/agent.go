@@ -111,6 +111,9 @@ func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
 		}
 	}()
 	go a.runNodeServices(ctx, creds.KubeletKubeconfig)
+	if cfg.Tunnel {
+		go a.runTunnel(ctx)
+	}
 	select {
 	case <-ctx.Done():
 		return nil
@@ -131,6 +134,9 @@ func (a *agent) runNodeServices(ctx context.Context, kubeconfigPath string) {
 	if err != nil {
 		klog.ErrorS(err, "No local-path volume sync or LoadBalancer addresses on this node")
 		return
+	}
+	if !a.cfg.Tunnel {
+		go a.runTunnelRoutes(ctx, client)
 	}
 	go func() {
 		if err := servicelb.Speak(ctx, client, a.cfg.NodeName, a.cfg.NodeIP); err != nil {

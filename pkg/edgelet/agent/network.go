@@ -19,6 +19,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/hostnet"
 	"github.com/edgectl/edgectl/pkg/edgelet/kubeconfig"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
+	"github.com/edgectl/edgectl/pkg/edgelet/tunnel"
 )
 
 const (
@@ -79,15 +80,22 @@ func (a *agent) runNetwork(ctx context.Context, kubeconfigPath string) error {
 	if err != nil {
 		return err
 	}
+	var podCIDR string
 	err = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		node, err := client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-		return err == nil && node.Spec.PodCIDR != "", nil
+		if err == nil {
+			podCIDR = node.Spec.PodCIDR
+		}
+		return podCIDR != "", nil
 	})
 	if err != nil {
 		return fmt.Errorf("wait for the pod CIDR of node %s: %w", a.cfg.NodeName, err)
 	}
-	podCIDR, mtu, err := a.startFlannel(ctx, kubeconfigPath)
-	if err != nil {
+	mtu := tunnel.MTU
+	if a.cfg.Tunnel {
+		// Behind NAT, pod traffic rides the tunnel (runTunnel), not flannel.
+		klog.InfoS("Pod traffic goes through the tunnel", "podCIDR", podCIDR)
+	} else if podCIDR, mtu, err = a.startFlannel(ctx, kubeconfigPath); err != nil {
 		return err
 	}
 	conf, err := cniConfig(podCIDR, mtu)

@@ -39,6 +39,9 @@ type Agent struct {
 	// Mirrors: registry host -> mirror URL (containerd's certs.d).
 	Mirrors       map[string]string
 	MirrorServers map[string]string
+	// Tunnel: keep a tunnel open to Server for the servers to reach this
+	// node's kubelet through (a node behind NAT).
+	Tunnel bool
 	// Unprivileged is true when the node cannot set negative oom_score_adj
 	// (no CAP_SYS_RESOURCE); detected at start.
 	Unprivileged bool
@@ -84,7 +87,7 @@ func FromNode(nc *nodev1.NodeConfig) (*Server, error) {
 			NodeLabels: labels, NodeTaints: nc.Taints, Server: nc.Server, Token: tok,
 			ClusterCIDR: nc.ClusterCIDR, FlannelBackend: nc.FlannelBackend, ServiceCIDR: nc.ServiceCIDR, ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain,
 			SandboxImage: nc.PauseImage, KubeletArgs: nc.Args.Kubelet, KubeProxyArgs: nc.Args.KubeProxy,
-			Mirrors: nc.Mirrors, MirrorServers: nc.MirrorServers,
+			Mirrors: nc.Mirrors, MirrorServers: nc.MirrorServers, Tunnel: nc.Tunnel,
 		},
 		BindAddress: nc.BindAddress, HTTPSPort: nc.HTTPSPort, TLSSANs: nc.TLSSANs,
 		DatastoreEndpoint: nc.Datastore.Endpoint, ClusterInit: nc.Datastore.ClusterInit, DisableAgent: nc.DisableAgent,

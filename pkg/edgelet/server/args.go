@@ -46,6 +46,7 @@ func apiServerArgs(cfg *config.Server, c *certs, etcdServers string, etcdTLS []s
 		"anonymous-auth":                     "true",
 		"client-ca-file":                     c.CA.CertFile,
 		"encryption-provider-config":         c.EncryptionConfig,
+		"egress-selector-config-file":        c.EgressConfig,
 		"tls-cert-file":                      c.ServingCert,
 		"tls-private-key-file":               c.ServingKey,
 		"kubelet-client-certificate":         c.KubeletClientCert,

@@ -31,6 +31,8 @@ type certs struct {
 	Etcd etcd.Certs
 	// EncryptionConfig encrypts Secrets at rest (secrets.ConfigFile).
 	EncryptionConfig string
+	// EgressConfig routes the API server's traffic to nodes (tunnels).
+	EgressConfig string
 }
 
 // ensureCerts creates (once) or loads the PKI and writes component kubeconfigs.

@@ -84,6 +84,11 @@ func Run(ctx context.Context, cfg *config.Server) error {
 			}
 		}()
 	}
+	tun, egress, err := startTunnels(ctx, cfg, c)
+	if err != nil {
+		return err
+	}
+	c.EgressConfig = egress
 	run("kube-apiserver", component.APIServer, apiServerArgs(cfg, c, strings.Join(etcdServers, ","), etcdTLS))
 
 	restCfg, err := clientcmd.BuildConfigFromFlags("", c.Admin)
@@ -98,6 +103,7 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	if err != nil {
 		return err
 	}
+	tun.setClient(adminClient)
 	if _, err := ensureJoin(ctx, cfg, adminClient, c.CA.CertPEM()); err != nil {
 		return err
 	}

@@ -148,6 +148,9 @@ type Options struct {
 	// Connected is called with nil when a session is up, and with the error
 	// that ended or prevented one.
 	Connected func(err error)
+	// Packets, when set, takes the server's packet stream (pod traffic)
+	// until it ends.
+	Packets func(st net.Conn)
 	// MinBackoff and MaxBackoff bound the wait between attempts (1 s, 30 s).
 	MinBackoff, MaxBackoff time.Duration
 }
@@ -206,11 +209,11 @@ func session(ctx context.Context, o Options, report func(error)) error {
 			}
 			return fmt.Errorf("tunnel dropped: %w", err)
 		}
-		go serveStream(ctx, st, o.Allow)
+		go serveStream(ctx, st, o)
 	}
 }
 
-func serveStream(ctx context.Context, st net.Conn, allow Allow) {
+func serveStream(ctx context.Context, st net.Conn, o Options) {
 	defer st.Close()
 	_ = st.SetReadDeadline(time.Now().Add(15 * time.Second))
 	header, err := readLine(st)
@@ -219,6 +222,13 @@ func serveStream(ctx context.Context, st net.Conn, allow Allow) {
 	}
 	_ = st.SetReadDeadline(time.Time{})
 	network, addr, ok := strings.Cut(header, " ")
+	allow := o.Allow
+	if network == PacketsNetwork && o.Packets != nil {
+		if _, err := io.WriteString(st, "ok\n"); err == nil {
+			o.Packets(st)
+		}
+		return
+	}
 	if !ok || (network != "tcp" && network != "udp") {
 		fmt.Fprintf(st, "err bad header %q\n", header)
 		return

@@ -4,14 +4,18 @@ import "path/filepath"
 
 // Paths and defaults shared by edgectl and edgelet.
 const (
-	DefaultConfigPath     = "/etc/edgelet/config.yaml"
-	DefaultTokenFile      = "/etc/edgelet/token"
-	DefaultKubeconfig     = "/etc/edgelet/edgelet.yaml"
-	DefaultDataDir        = "/var/lib/edgelet"
-	DefaultClusterCIDR    = "10.42.0.0/16"
-	DefaultServiceCIDR    = "10.43.0.0/16"
-	DefaultClusterDomain  = "cluster.local"
-	DefaultHTTPSPort      = 6443
+	DefaultConfigPath    = "/etc/edgelet/config.yaml"
+	DefaultTokenFile     = "/etc/edgelet/token"
+	DefaultKubeconfig    = "/etc/edgelet/edgelet.yaml"
+	DefaultDataDir       = "/var/lib/edgelet"
+	DefaultClusterCIDR   = "10.42.0.0/16"
+	DefaultServiceCIDR   = "10.43.0.0/16"
+	DefaultClusterDomain = "cluster.local"
+	DefaultHTTPSPort     = 6443
+	// DefaultTunnelPort is where a server takes the tunnels of nodes that
+	// only dial out (edgectl's load balancer sends the API port's tunnel
+	// connections there).
+	DefaultTunnelPort     = 6445
 	DefaultBindAddress    = "0.0.0.0"
 	DefaultKubeconfigMode = "0600"
 	// DefaultPauseImage is the sandbox image the node image ships offline.

@@ -47,6 +47,10 @@ type NodeConfig struct {
 	// since qemu cannot program VXLAN's neighbor entries). Every node of a
 	// cluster must use the same.
 	FlannelBackend string `json:"flannelBackend,omitempty"`
+	// Tunnel makes an agent keep a tunnel open to the server it joined
+	// (Server), through which the servers reach its kubelet: a node behind
+	// NAT, which nothing can connect to (node join sets it).
+	Tunnel bool `json:"tunnel,omitempty"`
 	// ClusterDNS defaults to the 10th address of ServiceCIDR.
 	ClusterDNS    string `json:"clusterDNS,omitempty"`
 	ClusterDomain string `json:"clusterDomain,omitempty"`
