@@ -61,7 +61,10 @@ func TestCreatePlansEveryNode(t *testing.T) {
 	}
 	lb := rt.Container("edgectl-demo-lb")
 	hc := string(lb.Files[haproxyConfig])
-	for _, want := range []string{addr.server(2) + ":6443", "bind *:30080", addr.agent(1) + ":30080"} {
+	// Tunnels of nodes behind NAT come in on the API port and go to every
+	// server's tunnel port.
+	for _, want := range []string{addr.server(2) + ":6443", "bind *:30080", addr.agent(1) + ":30080",
+		"req.ssl_alpn edgelet-tunnel/1", addr.server(2) + ":6445"} {
 		if !strings.Contains(hc, want) {
 			t.Errorf("haproxy config lacks %s:\n%s", want, hc)
 		}

@@ -147,6 +147,9 @@ func TestJoin(t *testing.T) {
 			exposePod(ctx, t, client, pod)
 			exposePod(ctx, t, client, onAgent)
 			serviceBothWays(ctx, t, e, server, pod, onAgent)
+			// For docs/benchmarks.md: what the board's node takes.
+			t.Logf("board: edgelet + containerd RSS %s MB", strings.TrimSpace(machineSh(t, s.Board,
+				"ps -o rss= -C edgelet,containerd | awk '{s += $1} END {printf \"%.0f\", s / 1024}'")))
 			start := time.Now()
 			restartServer(ctx, t, e, name, server, s.Board)
 			for {
