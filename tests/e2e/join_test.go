@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
@@ -169,6 +170,17 @@ func TestJoin(t *testing.T) {
 				t.Errorf("the pod on the board restarted with the server: %v %+v", err, after.Status.ContainerStatuses)
 			}
 		}
+		if round == 2 {
+			// The node comes back with its identity after its edgelet, and
+			// then the whole board, restart.
+			uid := nodeUID(ctx, t, client, s.Board)
+			start := time.Now()
+			machineSh(t, s.Board, "systemctl restart edgelet")
+			waitBack(ctx, t, client, s.Board, uid, start, "a restart of the board's edgelet")
+			start = time.Now()
+			s.restartBoard(t)
+			waitBack(ctx, t, client, s.Board, uid, start, "a restart of the whole board")
+		}
 		out, err = edgectl("node", "leave", s.Board, "-i", s.Key)
 		if err != nil {
 			t.Fatalf("leave (round %d): %v\n%s", round, err, out)
@@ -184,26 +196,29 @@ func TestJoin(t *testing.T) {
 // node to be Ready again, with its identity (the same Node UID).
 func restartServer(ctx context.Context, t *testing.T, e *env, cluster, server, joined string) {
 	t.Helper()
-	client := e.client(t, cluster)
-	before, err := client.CoreV1().Nodes().Get(ctx, joined, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	uid := nodeUID(ctx, t, e.client(t, cluster), joined)
+	start := time.Now()
 	if out, err := exec.Command("docker", "restart", server).CombinedOutput(); err != nil {
 		t.Fatalf("docker restart: %v %s", err, out)
 	}
-	start := time.Now()
-	deadline := start.Add(3 * time.Minute)
+	waitBack(ctx, t, e.client(t, cluster), joined, uid, start, "the server restart")
+}
+
+// waitBack waits until the node, with the same UID, is Ready and has
+// renewed its lease since start.
+func waitBack(ctx context.Context, t *testing.T, client kubernetes.Interface, node, uid string, start time.Time, after string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		n, err := client.CoreV1().Nodes().Get(ctx, joined, metav1.GetOptions{})
-		lease, lerr := client.CoordinationV1().Leases("kube-node-lease").Get(ctx, joined, metav1.GetOptions{})
+		n, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		lease, lerr := client.CoordinationV1().Leases("kube-node-lease").Get(ctx, node, metav1.GetOptions{})
 		renewed := lerr == nil && lease.Spec.RenewTime != nil && lease.Spec.RenewTime.After(start)
-		if err == nil && n.UID == before.UID && renewed && isNodeReady(n) {
-			t.Logf("%s Ready again %s after the server restart", joined, time.Since(start).Round(100*time.Millisecond))
+		if err == nil && string(n.UID) == uid && renewed && isNodeReady(n) {
+			t.Logf("%s Ready again %s after %s", node, time.Since(start).Round(100*time.Millisecond), after)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not Ready with the same identity 3m after the server restart (err %v)", joined, err)
+			t.Fatalf("%s not Ready with the same identity 3m after %s (err %v)", node, after, err)
 		}
 		time.Sleep(time.Second)
 	}

@@ -113,6 +113,7 @@ type site struct {
 	Router, Board     string // container names
 	RouterIP, BoardIP string // the router's WAN address, the board's LAN address
 	Key               string // SSH private key file; root logs in with it on both
+	prefix            string
 }
 
 const siteLAN, siteRouterLAN, siteBoardIP = "192.168.213.0/24", "192.168.213.1", "192.168.213.2"
@@ -128,9 +129,20 @@ func natSite(t *testing.T, prefix, arch string) *site {
 	// overlay root; a board has a real disk there (the volume starts with
 	// the image's /var/lib).
 	startMachine(t, image, s.Board, "--network", "none", "--volume", "/var/lib")
+	s.prefix = prefix
+	s.wire(t)
+	s.RouterIP = strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", s.Router))
+	return s
+}
+
+// wire links the board to the router: a veth pair, named on the host only
+// briefly, and the addresses, routes and NAT of the LAN. A restarted board
+// comes back with a new network namespace and needs it again (the router
+// lost its end with the board's).
+func (s *site) wire(t *testing.T) {
+	t.Helper()
 	pid := func(c string) string { return strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.State.Pid}}", c)) }
-	// The LAN: a veth pair between the two, named on the host only briefly.
-	vb, vr := prefix+"-b", prefix+"-r"
+	vb, vr := s.prefix+"-b", s.prefix+"-r"
 	if len(vb) > 15 {
 		vb, vr = vb[len(vb)-15:], vr[len(vr)-15:]
 	}
@@ -140,12 +152,20 @@ func natSite(t *testing.T, prefix, arch string) *site {
 			t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
 		}
 	}
+	nat := fmt.Sprintf("POSTROUTING -s %s -o eth0 -j MASQUERADE", siteLAN)
 	machineSh(t, s.Router, fmt.Sprintf("ip link set %s name lan0 && ip addr add %s/24 dev lan0 && ip link set lan0 up && "+
-		"sysctl -qw net.ipv4.ip_forward=1 && iptables -t nat -A POSTROUTING -s %s -o eth0 -j MASQUERADE", vr, siteRouterLAN, siteLAN))
+		"sysctl -qw net.ipv4.ip_forward=1 && (iptables -t nat -C %s 2>/dev/null || iptables -t nat -A %s)", vr, siteRouterLAN, nat, nat))
 	machineSh(t, s.Board, fmt.Sprintf("ip link set %s name eth0 && ip addr add %s/24 dev eth0 && ip link set eth0 up && ip route add default via %s",
 		vb, siteBoardIP, siteRouterLAN))
-	s.RouterIP = strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", s.Router))
-	return s
+}
+
+// restartBoard restarts the whole board (its container: systemd, edgelet,
+// every process) and wires it again.
+func (s *site) restartBoard(t *testing.T) {
+	t.Helper()
+	podmanOut(t, "restart", "-t", "10", s.Board)
+	waitSystemd(t, s.Board)
+	s.wire(t)
 }
 
 // startMachine runs a machine container with systemd and waits for it;
@@ -161,6 +181,12 @@ func startMachine(t *testing.T, image, name string, args ...string) {
 	t.Cleanup(func() { _ = exec.Command("podman", "rm", "-f", "-v", "-t", "2", name).Run() })
 	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshSigner(t).PublicKey())))
 	machineSh(t, name, "mkdir -p -m 700 /root/.ssh && echo '"+pub+"' >/root/.ssh/authorized_keys")
+	waitSystemd(t, name)
+}
+
+// waitSystemd waits for a machine's systemd to be up.
+func waitSystemd(t *testing.T, name string) {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out, _ := exec.Command("podman", "exec", name, "systemctl", "is-system-running").Output()
