@@ -108,8 +108,13 @@ func Run(ctx context.Context, cfg *config.Server) error {
 		return err
 	}
 	if ha {
-		if err := storeBundle(ctx, adminClient, cfg.TLSDir(), cfg.Token); err != nil {
-			return fmt.Errorf("publish the server bundle: %w", err)
+		// Right after a restart the API server may answer while etcd still
+		// has no quorum (another member restarting too): a write can time
+		// out, and the next one succeeds.
+		if err := retryWrite(ctx, "publish the server bundle", func() error {
+			return storeBundle(ctx, adminClient, cfg.TLSDir(), cfg.Token)
+		}); err != nil {
+			return err
 		}
 	}
 	// Written last: edgectl takes its presence to mean the token is ready too.
@@ -223,4 +228,23 @@ func joinEtcdURL(apiURL string) string {
 		return ""
 	}
 	return "https://" + u.Hostname() + ":2379"
+}
+
+// retryWrite runs write until it succeeds, for up to two minutes.
+func retryWrite(ctx context.Context, what string, write func() error) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := write()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		klog.InfoS("Retrying", "what", what, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
