@@ -165,7 +165,25 @@ func (s *site) restartBoard(t *testing.T) {
 	t.Helper()
 	podmanOut(t, "restart", "-t", "10", s.Board)
 	waitSystemd(t, s.Board)
+	restoreExecCgroup(t, s.Router)
 	s.wire(t)
+}
+
+// restoreExecCgroup puts back the cgroup `podman exec` joins in the named
+// systemd hierarchy of a cgroup v1 host without systemd, which this one is.
+// Runc leaves a machine's systemd in that hierarchy's root, shared by every
+// machine, so when one machine's systemd shuts down it prunes the empty
+// cgroups it sees there: those Podman made for the other machines' execs.
+// (SSH is untouched: the machines' processes stay where they are.)
+func restoreExecCgroup(t *testing.T, name string) {
+	t.Helper()
+	if _, err := os.Stat("/sys/fs/cgroup/systemd/libpod_parent"); err != nil {
+		return
+	}
+	id := strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.Id}}", name))
+	if err := os.MkdirAll("/sys/fs/cgroup/systemd/libpod_parent/libpod-"+id, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startMachine runs a machine container with systemd and waits for it;
