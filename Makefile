@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64 test-vm
 
 all: build
 
@@ -62,6 +62,12 @@ test-conformance-serial: image
 ## test-cgroupv2: a 1+1 cluster in a Debian 12 VM (qemu TCG, cgroup v2, Docker), privileged and on the unprivileged fallback; ~16 min
 test-cgroupv2: image
 	hack/vm/cgroupv2.sh
+
+## test-vm: boards that are VMs (qemu TCG: amd64 and arm64, cgroup v2; one booted with
+## cgroup_disable=memory) and an armhf host join a container cluster through NAT; ~45 min
+test-vm: image-arm64
+	hack/vm/deps.sh
+	EDGECTL_E2E_VM=1 $(GO) test -count=1 -v -timeout 120m -run 'TestVM|TestJoinVM' ./tests/e2e/
 
 ## test-chart-soak: `edgectl ci chart` 20 times in a row on the passing fixture chart (own cluster each); any failure fails; ~20 min
 test-chart-soak: image

@@ -34,19 +34,12 @@ func TestJoin(t *testing.T) {
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	s := natSite(t, "e2e-join", arch)
 	name := "e2e-join"
-	cfg := &v1alpha1.Cluster{Name: name, Agents: 1}
-	cfg.Network.APIAddress = hostAddress(t)
-	e.create(t, cfg)
-	bin := edgectlBinary(t)
+	cfg := joinCluster(t, e, name)
+	edgectl := edgectlRunner(t)
 	client := e.client(t, name)
 	ctx := t.Context()
 	server := "edgectl-" + name + "-server-0"
 
-	edgectl := func(args ...string) (string, error) {
-		cmd := exec.Command(bin, args...)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
 	join := []string{"node", "join", "-c", name, "--ssh", "root@" + s.BoardIP, "--ssh-bastion", "root@" + s.RouterIP, "-i", s.Key}
 	target := remote.Target{User: "root", Host: s.BoardIP, Port: 22, KeyFile: s.Key, Bastion: &remote.Target{User: "root", Host: s.RouterIP, Port: 22}}
 	clean := func(when string) {
@@ -176,10 +169,10 @@ func TestJoin(t *testing.T) {
 			uid := nodeUID(ctx, t, client, s.Board)
 			start := time.Now()
 			machineSh(t, s.Board, "systemctl restart edgelet")
-			waitBack(ctx, t, client, s.Board, uid, start, "a restart of the board's edgelet")
+			waitBack(ctx, t, client, s.Board, uid, start, "a restart of the board's edgelet", 3*time.Minute)
 			start = time.Now()
 			s.restartBoard(t)
-			waitBack(ctx, t, client, s.Board, uid, start, "a restart of the whole board")
+			waitBack(ctx, t, client, s.Board, uid, start, "a restart of the whole board", 3*time.Minute)
 		}
 		out, err = edgectl("node", "leave", s.Board, "-i", s.Key)
 		if err != nil {
@@ -192,6 +185,25 @@ func TestJoin(t *testing.T) {
 	}
 }
 
+// joinCluster creates a 1 server + 1 agent cluster for boards to join: it
+// publishes its API on this host's address.
+func joinCluster(t *testing.T, e *env, name string) *v1alpha1.Cluster {
+	t.Helper()
+	cfg := &v1alpha1.Cluster{Name: name, Agents: 1}
+	cfg.Network.APIAddress = hostAddress(t)
+	e.create(t, cfg)
+	return cfg
+}
+
+// edgectlRunner runs the edgectl binary and returns its combined output.
+func edgectlRunner(t *testing.T) func(args ...string) (string, error) {
+	bin := edgectlBinary(t)
+	return func(args ...string) (string, error) {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		return string(out), err
+	}
+}
+
 // restartServer restarts the server container and waits for the joined
 // node to be Ready again, with its identity (the same Node UID).
 func restartServer(ctx context.Context, t *testing.T, e *env, cluster, server, joined string) {
@@ -201,14 +213,14 @@ func restartServer(ctx context.Context, t *testing.T, e *env, cluster, server, j
 	if out, err := exec.Command("docker", "restart", server).CombinedOutput(); err != nil {
 		t.Fatalf("docker restart: %v %s", err, out)
 	}
-	waitBack(ctx, t, e.client(t, cluster), joined, uid, start, "the server restart")
+	waitBack(ctx, t, e.client(t, cluster), joined, uid, start, "the server restart", 3*time.Minute)
 }
 
-// waitBack waits until the node, with the same UID, is Ready and has
-// renewed its lease since start.
-func waitBack(ctx context.Context, t *testing.T, client kubernetes.Interface, node, uid string, start time.Time, after string) {
+// waitBack waits, up to limit, until the node, with the same UID, is Ready
+// and has renewed its lease since start.
+func waitBack(ctx context.Context, t *testing.T, client kubernetes.Interface, node, uid string, start time.Time, after string, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(limit)
 	for {
 		n, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		lease, lerr := client.CoordinationV1().Leases("kube-node-lease").Get(ctx, node, metav1.GetOptions{})
@@ -218,7 +230,7 @@ func waitBack(ctx context.Context, t *testing.T, client kubernetes.Interface, no
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not Ready with the same identity 3m after %s (err %v)", node, after, err)
+			t.Fatalf("%s not Ready with the same identity %s after %s (err %v)", node, limit, after, err)
 		}
 		time.Sleep(time.Second)
 	}

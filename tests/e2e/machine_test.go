@@ -59,7 +59,11 @@ func machineImage(t *testing.T, arch string) string {
 				return
 			}
 		}
-		if out, err := exec.Command("podman", "import", "--arch", arch, tarball, image).CombinedOutput(); err != nil {
+		platform := []string{"--arch", arch}
+		if arch == "armhf" { // Debian's name; the OCI platform is arm/v7
+			platform = []string{"--arch", "arm", "--variant", "v7"}
+		}
+		if out, err := exec.Command("podman", append(append([]string{"import"}, platform...), tarball, image)...).CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("podman import: %v %s", err, out)
 		}
 	})
