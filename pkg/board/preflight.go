@@ -101,7 +101,7 @@ func Judge(host string, f map[string]string, now time.Time, force bool) *Preflig
 		p.Checks = append(p.Checks, Check{Name: name, Value: value, Level: level, Hint: hint})
 	}
 	if p.Arch == "" {
-		add("arch", f["arch"], Fail, "edgectl has bundles for linux/amd64 and linux/arm64 (64-bit Raspberry Pi OS, not the 32-bit one)")
+		add("arch", f["arch"], Fail, "edgectl has bundles for linux/amd64 and linux/arm64 only: on a Raspberry Pi, install the 64-bit Raspberry Pi OS")
 	} else {
 		add("arch", f["arch"]+" (linux/"+p.Arch+")", OK, "")
 	}

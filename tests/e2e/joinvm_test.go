@@ -117,7 +117,7 @@ func TestJoinVM(t *testing.T) {
 		if want := "bundles for linux/amd64 and linux/arm64"; err == nil || !strings.Contains(out, want) {
 			t.Errorf("join of an armhf host: err %v, want %q in:\n%s", err, want, out)
 		}
-		t.Logf("%s", lastLines(out, 4))
+		t.Logf("%s", lastLines(out, 3))
 		h, err := remote.Dial(ctx, remote.Target{User: "root", Host: ip, Port: 22, KeyFile: sshKey(t)})
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +134,7 @@ func TestJoinVM(t *testing.T) {
 		if want := "no memory controller"; err == nil || !strings.Contains(out, want) {
 			t.Errorf("join of a host without the memory controller: err %v, want %q in:\n%s", err, want, out)
 		}
-		t.Logf("%s", lastLines(out, 4))
+		t.Logf("%s", lastLines(out, 3))
 		clean(v, "after the refused join")
 	})
 }
