@@ -20,6 +20,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/edgectl/edgectl/internal/sshaddr"
 )
 
 // Target is where and as whom to connect.
@@ -38,26 +40,8 @@ type Target struct {
 // ParseTarget parses USER@HOST[:PORT] (the user defaults to root, the port
 // to port, or 22).
 func ParseTarget(s string, port int) (Target, error) {
-	t := Target{User: "root", Port: port}
-	if t.Port == 0 {
-		t.Port = 22
-	}
-	host := s
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		t.User, host = s[:i], s[i+1:]
-	}
-	if h, p, err := net.SplitHostPort(host); err == nil {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return t, fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, p)
-		}
-		host, t.Port = h, n
-	}
-	t.Host = strings.Trim(host, "[]")
-	if t.User == "" || t.Host == "" || strings.ContainsAny(t.Host, "/ ") {
-		return t, fmt.Errorf("%q: want USER@HOST or USER@HOST:PORT", s)
-	}
-	return t, nil
+	a, err := sshaddr.Parse(s, port)
+	return Target{User: a.User, Host: a.Host, Port: a.Port}, err
 }
 
 // Address is HOST:PORT.

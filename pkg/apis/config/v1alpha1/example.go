@@ -46,6 +46,12 @@ nodes: []
 #   args: ["kubelet-arg=max-pods=50"]
 #   platform: linux/arm64   # this node only; under qemu emulation where it is not the host's
 
+# The machines the nodes go on with ` + "`edgectl promote`" + ` (cluster create ignores this):
+# one per node, by role and index, reached over SSH (USER@ADDRESS[:PORT]).
+hosts: []
+# - {role: server, index: 0, ssh: root@192.168.1.10}
+# - {role: agent, index: 0, ssh: pi@192.168.1.21, keyFile: ~/.ssh/id_ed25519, labels: {board: pi4}}
+
 # Extra edgelet flags for every server / every agent.
 serverArgs: []
 agentArgs: []

@@ -16,7 +16,7 @@ func TestExampleIsValidAndDefault(t *testing.T) {
 	}
 	d := &Cluster{}
 	SetDefaults(d)
-	c.Ports, c.Nodes, c.ServerArgs, c.AgentArgs = nil, nil, nil, nil
+	c.Ports, c.Nodes, c.ServerArgs, c.AgentArgs, c.Hosts = nil, nil, nil, nil, nil
 	if !reflect.DeepEqual(c, d) {
 		t.Fatalf("example differs from the defaults:\n%+v\n%+v", c, d)
 	}

@@ -50,6 +50,10 @@ type Cluster struct {
 	Manifests string `json:"manifests,omitempty"`
 	// Disable names packaged add-ons not to deploy (AddOns lists them).
 	Disable []string `json:"disable,omitempty"`
+	// Hosts maps nodes to real machines, for `edgectl promote`: the same
+	// file rehearsed in containers by `cluster create` (which ignores hosts)
+	// is installed on them.
+	Hosts []Host `json:"hosts,omitempty"`
 	// Registries are edgectl registries (`edgectl registry create`) that
 	// every node pulls through: each joins the cluster's network.
 	Registries []string `json:"registries,omitempty"`
@@ -133,6 +137,23 @@ type Node struct {
 	Args []string `json:"args,omitempty"`
 	// Platform of this node (see AgentPlatform); it wins over AgentPlatform.
 	Platform string `json:"platform,omitempty"`
+}
+
+// Host is the machine one node, chosen by role and index, is promoted to.
+type Host struct {
+	// Role is "server" or "agent".
+	Role string `json:"role"`
+	// Index of the node within its role, from 0.
+	Index int `json:"index"`
+	// SSH is USER@ADDRESS[:PORT] (root and 22 by default); another user
+	// than root needs passwordless sudo.
+	SSH string `json:"ssh"`
+	// KeyFile is the SSH private key; empty: the SSH agent and ~/.ssh/id_*.
+	KeyFile string `json:"keyFile,omitempty"`
+	// Bastion is USER@ADDRESS[:PORT] of a host the connection goes through.
+	Bastion string `json:"bastion,omitempty"`
+	// Labels are added to this node's (nodes[].labels) on the host only.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // DeepCopy returns a copy of c that shares nothing with it.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/edgectl/edgectl/internal/sshaddr"
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/iprange"
 )
@@ -158,6 +159,53 @@ func (c *Cluster) Validate() error {
 		for _, t := range n.Taints {
 			if !strings.Contains(t, ":") {
 				add("nodes[%d].taints %q: must be key[=value]:Effect", i, t)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateHosts returns every problem of the hosts section at once, for
+// `edgectl promote`: each entry names a node of the cluster and a valid SSH
+// address, no node has two hosts, no address serves two nodes, and every
+// node has a host.
+func (c *Cluster) ValidateHosts() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.Hosts) == 0 {
+		return errors.New("hosts: none; promote needs a host for every node (see `edgectl config example`)")
+	}
+	byNode, byAddr := map[string]int{}, map[string]int{}
+	for i, h := range c.Hosts {
+		ref := fmt.Sprintf("%s:%d", h.Role, h.Index)
+		if err := c.checkNodeRef(ref); err != nil || h.Role == "loadbalancer" {
+			add("hosts[%d]: role %q index %d matches no node of this cluster (%d server(s), %d agent(s))", i, h.Role, h.Index, c.Servers, c.Agents)
+		} else if j, dup := byNode[ref]; dup {
+			add("hosts[%d]: %s already has a host in hosts[%d]", i, ref, j)
+		} else {
+			byNode[ref] = i
+		}
+		a, err := sshaddr.Parse(h.SSH, 0)
+		if err != nil {
+			add("hosts[%d].ssh: %v", i, err)
+		} else if j, dup := byAddr[a.HostPort()]; dup {
+			add("hosts[%d].ssh: %s is also hosts[%d]'s address; one host runs one node", i, a.HostPort(), j)
+		} else {
+			byAddr[a.HostPort()] = i
+		}
+		if h.Bastion != "" {
+			if _, err := sshaddr.Parse(h.Bastion, 0); err != nil {
+				add("hosts[%d].bastion: %v", i, err)
+			}
+		}
+	}
+	for _, role := range []struct {
+		name string
+		n    int
+	}{{"server", c.Servers}, {"agent", c.Agents}} {
+		for i := range role.n {
+			if _, ok := byNode[fmt.Sprintf("%s:%d", role.name, i)]; !ok {
+				add("%s:%d has no host: add a hosts entry with role: %s, index: %d", role.name, i, role.name, i)
 			}
 		}
 	}

@@ -87,3 +87,49 @@ func TestLoadBalancerRange(t *testing.T) {
 		t.Errorf("range without subnet: %v", err)
 	}
 }
+
+func TestValidateHostsReportsEveryProblem(t *testing.T) {
+	c, err := Parse([]byte(`
+apiVersion: edgectl.io/v1alpha1
+kind: Cluster
+name: shop
+agents: 2
+hosts:
+- {role: server, index: 0, ssh: root@10.0.0.10}
+- {role: agent, index: 0, ssh: pi@10.0.0.11:2222, bastion: "gw@"}
+- {role: agent, index: 3, ssh: pi@10.0.0.13}
+- {role: agent, index: 0, ssh: "pi@10.0.0.10:22"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetDefaults(c)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("cluster create ignores hosts, Validate must too: %v", err)
+	}
+	err = c.ValidateHosts()
+	if err == nil {
+		t.Fatal("bad hosts accepted")
+	}
+	for _, want := range []string{
+		`hosts[1].bastion: "gw@"`,
+		`hosts[2]: role "agent" index 3 matches no node`,
+		"hosts[3]: agent:0 already has a host in hosts[1]",
+		"hosts[3].ssh: 10.0.0.10:22 is also hosts[0]'s address",
+		"agent:1 has no host",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	c.Hosts = c.Hosts[:2]
+	c.Hosts[1].Bastion = ""
+	c.Hosts = append(c.Hosts, Host{Role: "agent", Index: 1, SSH: "10.0.0.12"})
+	if err := c.ValidateHosts(); err != nil {
+		t.Errorf("good hosts refused: %v", err)
+	}
+	c.Hosts = nil
+	if err := c.ValidateHosts(); err == nil || !strings.Contains(err.Error(), "hosts: none") {
+		t.Errorf("no hosts: %v", err)
+	}
+}
