@@ -32,6 +32,9 @@ const (
 
 func (l Level) String() string { return [...]string{"ok", "warn", "FAIL"}[l] }
 
+// MarshalText writes a level as its name in JSON: ok, warn or fail.
+func (l Level) MarshalText() ([]byte, error) { return []byte(strings.ToLower(l.String())), nil }
+
 // Check is one line of the preflight.
 type Check struct {
 	Name  string `json:"name"`

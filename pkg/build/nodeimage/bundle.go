@@ -83,6 +83,20 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 	return &BundleResult{File: file, Size: st.Size(), Uncompressed: raw, Duration: time.Since(start)}, nil
 }
 
+// BundleVersion is the edgelet version (the first line of its VERSION
+// file) that a bundle of opts.Arch built now from the source tree has: what
+// a host that runs an older one is upgraded to.
+func BundleVersion(opts Options) (string, error) {
+	if err := opts.Complete(); err != nil {
+		return "", err
+	}
+	inputs, err := (&builder{opts: opts}).inputs()
+	if err != nil {
+		return "", err
+	}
+	return inputs[:12], nil
+}
+
 // CachedBundle returns the bundle of opts.Arch and opts.Role for the
 // current sources from the build cache, writing it there first when it is
 // missing (node join installs it on hosts). Stale bundles of the same

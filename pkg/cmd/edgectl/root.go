@@ -33,6 +33,7 @@ import (
 	nodedelete "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/delete"
 	nodejoin "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/join"
 	nodelist "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/list"
+	promotecmd "github.com/edgectl/edgectl/pkg/cmd/edgectl/promote"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/registry"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/version"
 )
@@ -109,7 +110,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	imageCmd.AddCommand(build.NewCommand(deps), imports.NewCommand(deps))
 	configCmd := &cobra.Command{Use: "config", Short: "Cluster config files"}
 	configCmd.AddCommand(initcmd.NewCommand(deps))
-	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, bundle.NewCommand(deps), netcmd.NewCommand(deps), registry.NewCommand(deps), ci.NewCommand(deps), version.NewCommand(deps))
+	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, bundle.NewCommand(deps), netcmd.NewCommand(deps), registry.NewCommand(deps), ci.NewCommand(deps), promotecmd.NewCommand(deps), version.NewCommand(deps))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, fmt.Sprintf("see `%s --help`", c.CommandPath()), err)
 	})

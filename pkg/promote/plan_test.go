@@ -1,0 +1,53 @@
+package promote
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/board"
+)
+
+func TestDecide(t *testing.T) {
+	for _, c := range []struct{ installed, want, action string }{
+		{"", "abc", ActionInstall}, {"abc", "abc", ActionNone}, {"old", "abc", ActionUpgrade},
+	} {
+		if got := decide(c.installed, c.want); got != c.action {
+			t.Errorf("decide(%q, %q) = %s, want %s", c.installed, c.want, got, c.action)
+		}
+	}
+}
+
+func TestTarget(t *testing.T) {
+	tg, err := Target(v1alpha1.Host{SSH: "pi@10.0.0.5:2222", KeyFile: "/k", Bastion: "gw@jump"})
+	if err != nil || tg.String() != "pi@10.0.0.5:2222" || tg.KeyFile != "/k" || tg.Bastion == nil || tg.Bastion.String() != "gw@jump:22" {
+		t.Errorf("Target: %+v %v", tg, err)
+	}
+}
+
+// A config whose hosts section is wrong is refused before any connection.
+func TestMakePlanChecksHostsFirst(t *testing.T) {
+	cfg := &v1alpha1.Cluster{Name: "shop", Agents: 1, Hosts: []v1alpha1.Host{{Role: "server", Index: 0, SSH: "192.0.2.1"}}}
+	v1alpha1.SetDefaults(cfg)
+	plan, err := MakePlan(context.Background(), cfg)
+	if plan != nil || err == nil || !strings.Contains(err.Error(), "agent:0 has no host") {
+		t.Errorf("plan %v, err %v", plan, err)
+	}
+}
+
+func TestPrint(t *testing.T) {
+	p := &Plan{Cluster: "shop", Changes: 2, Hosts: []HostPlan{
+		{Node: "server:0", SSH: "root@10.0.0.10:22", Hostname: "pi-1", Arch: "arm64", Action: ActionUpgrade, Installed: "old", Want: "new",
+			Preflight: []board.Check{{Name: "swap", Value: "1 device(s) on", Level: board.Warn, Hint: "swapoff -a"}}},
+		{Node: "agent:0", SSH: "root@10.0.0.11:22", Error: "unreachable"},
+	}}
+	var b bytes.Buffer
+	p.Print(&b)
+	for _, want := range []string{`cluster "shop" on 2 host(s): 2 to change`, "upgrade", "old -> new", "agent:0", "server:0 warn: swap 1 device(s) on: swapoff -a"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
