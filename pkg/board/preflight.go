@@ -35,6 +35,17 @@ func (l Level) String() string { return [...]string{"ok", "warn", "FAIL"}[l] }
 // MarshalText writes a level as its name in JSON: ok, warn or fail.
 func (l Level) MarshalText() ([]byte, error) { return []byte(strings.ToLower(l.String())), nil }
 
+// UnmarshalText reads a level's name.
+func (l *Level) UnmarshalText(b []byte) error {
+	for _, v := range []Level{OK, Warn, Fail} {
+		if strings.EqualFold(string(b), v.String()) {
+			*l = v
+			return nil
+		}
+	}
+	return fmt.Errorf("preflight level %q: want ok, warn or fail", b)
+}
+
 // Check is one line of the preflight.
 type Check struct {
 	Name  string `json:"name"`

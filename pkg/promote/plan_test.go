@@ -3,6 +3,7 @@ package promote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -49,5 +50,17 @@ func TestPrint(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("plan output lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestPlanJSONRoundTrip(t *testing.T) {
+	p := &Plan{Cluster: "shop", Hosts: []HostPlan{{Node: "agent:0", Preflight: []board.Check{{Name: "swap", Level: board.Warn}, {Name: "arch", Level: board.Fail}}}}}
+	data, err := json.Marshal(p)
+	if err != nil || !strings.Contains(string(data), `"level":"warn"`) {
+		t.Fatalf("%s %v", data, err)
+	}
+	var back Plan
+	if err := json.Unmarshal(data, &back); err != nil || back.Hosts[0].Preflight[1].Level != board.Fail {
+		t.Errorf("round trip: %+v %v", back, err)
 	}
 }
