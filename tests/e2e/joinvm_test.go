@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestJoinVM(t *testing.T) {
 		}
 	}
 	joinArgs := func(v *vm) []string {
-		return []string{"node", "join", "-c", name, "--ssh", "root@127.0.0.1", "--port", v.portArg(), "-i", v.Key}
+		return []string{"node", "join", "-c", name, "--ssh", "root@127.0.0.1", "--port", strconv.Itoa(v.Port), "-i", v.Key}
 	}
 
 	onAgent := archPod(ctx, t, e, client, "on-agent", nodeimage.EchoImage, "edgectl-"+name+"-agent-0", nil)

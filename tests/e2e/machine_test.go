@@ -81,22 +81,31 @@ func debootstrapMachine(t *testing.T, arch, tarball string) error {
 		return err
 	}
 	start := time.Now()
-	out, err := exec.Command("debootstrap", "--variant=minbase", "--arch="+arch, "--include="+strings.Join(machinePackages, ","),
-		"bookworm", work, nodeimage.DefaultMirror).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("debootstrap a %s machine: %v\n%s", arch, err, lastLines(string(out), 10))
-	}
-	for _, glob := range []string{"var/cache/apt/archives/*.deb", "var/lib/apt/lists/*"} {
-		m, _ := filepath.Glob(filepath.Join(work, glob))
-		for _, f := range m {
-			os.RemoveAll(f)
-		}
+	if err := debootstrap(arch, machinePackages, work); err != nil {
+		return fmt.Errorf("a %s machine: %w", arch, err)
 	}
 	if out, err := exec.Command("tar", "--numeric-owner", "-C", work, "-cf", tarball+".tmp", ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("pack the machine rootfs: %v %s", err, out)
 	}
 	t.Logf("built the %s machine rootfs in %s", arch, time.Since(start).Round(time.Second))
 	return os.Rename(tarball+".tmp", tarball)
+}
+
+// debootstrap writes a minimal Debian 12 of arch with packages into dir,
+// without the package cache and lists.
+func debootstrap(arch string, packages []string, dir string) error {
+	out, err := exec.Command("debootstrap", "--variant=minbase", "--arch="+arch, "--include="+strings.Join(packages, ","),
+		"bookworm", dir, nodeimage.DefaultMirror).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("debootstrap: %v\n%s", err, lastLines(string(out), 10))
+	}
+	for _, glob := range []string{"var/cache/apt/archives/*.deb", "var/lib/apt/lists/*"} {
+		m, _ := filepath.Glob(filepath.Join(dir, glob))
+		for _, f := range m {
+			os.RemoveAll(f)
+		}
+	}
+	return nil
 }
 
 func lastLines(s string, n int) string {

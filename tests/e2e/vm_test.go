@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/edgectl/edgectl/internal/remote"
-	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
 
 // VMs are hosts with a kernel of their own, for `node join`: Debian 12
@@ -83,16 +81,8 @@ func buildVMDisk(t *testing.T, arch, dir string) error {
 		return err
 	}
 	rootfs := filepath.Join(work, "rootfs")
-	out, err := exec.Command("debootstrap", "--variant=minbase", "--arch="+arch, "--include="+strings.Join(vmPackages(arch), ","),
-		"bookworm", rootfs, nodeimage.DefaultMirror).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("debootstrap a %s VM: %v\n%s", arch, err, lastLines(string(out), 10))
-	}
-	for _, glob := range []string{"var/cache/apt/archives/*.deb", "var/lib/apt/lists/*"} {
-		m, _ := filepath.Glob(filepath.Join(rootfs, glob))
-		for _, f := range m {
-			os.RemoveAll(f)
-		}
+	if err := debootstrap(arch, vmPackages(arch), rootfs); err != nil {
+		return fmt.Errorf("a %s VM: %w", arch, err)
 	}
 	key, signer := newSSHKey(t, work)
 	name := "e2e-vm-" + arch
@@ -255,8 +245,6 @@ func vmArchs() []string {
 	}
 	return []string{"amd64", "arm64"}
 }
-
-func (v *vm) portArg() string { return strconv.Itoa(v.Port) }
 
 // TestVM: a VM boots with its own kernel, on cgroup v2 with the memory
 // controller (without it when booted with cgroup_disable=memory), and
