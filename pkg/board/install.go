@@ -1,12 +1,18 @@
 package board
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
+	"unicode/utf8"
 
 	"github.com/edgectl/edgectl/internal/remote"
 )
@@ -18,11 +24,32 @@ type Join struct {
 	Arch    string
 	Config  []byte // the node config (YAML)
 	Token   string
-	Role    string // agent
+	Role    string // server or agent
+	// Files are more files for the host, by path (a server's manifests).
+	Files map[string][]byte
 }
+
+// Node files on a host.
+const (
+	ConfigFile = "/etc/edgelet/config.yaml"
+	TokenFile  = "/etc/edgelet/token"
+	RoleFile   = "/etc/edgelet/role"
+)
 
 // BundleFile is the name a join script looks for next to itself.
 func (j Join) BundleFile() string { return "edgectl-bundle-linux-" + j.Arch + "-" + j.Role + ".tar.gz" }
+
+// HostFiles are the files the node's host gets, by path: its config, its
+// token, its role, and the extra Files.
+func (j Join) HostFiles() map[string][]byte {
+	files := map[string][]byte{
+		ConfigFile: j.Config,
+		TokenFile:  []byte(j.Token + "\n"),
+		RoleFile:   []byte("EDGELET_ROLE=" + j.Role + "\n"),
+	}
+	maps.Copy(files, j.Files)
+	return files
+}
 
 var joinScript = template.Must(template.New("join").Parse(`#!/bin/sh
 # Joins this host to edgectl cluster {{.Cluster}} as node {{.Node}} (linux/{{.Arch}}).
@@ -38,29 +65,79 @@ work=$(mktemp -d /var/tmp/edgectl-join.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 tar -xzf "$BUNDLE" -C "$work"
 "$work/edgectl-bundle-linux-{{.Arch}}/install.sh"
-umask 077
-mkdir -p /etc/edgelet
-cat >/etc/edgelet/config.yaml.new <<'EDGECTL_CONFIG'
-{{printf "%s" .Config}}EDGECTL_CONFIG
-printf '%s\n' '{{.Token}}' >/etc/edgelet/token.new
-printf 'EDGELET_ROLE=%s\n' '{{.Role}}' >/etc/edgelet/role.new
-for f in config.yaml token role; do mv -f "/etc/edgelet/$f.new" "/etc/edgelet/$f"; done
-systemctl enable edgelet >/dev/null 2>&1
+{{.Write}}systemctl enable edgelet >/dev/null 2>&1
 systemctl restart edgelet
 echo "edgelet started: node {{.Node}} is joining cluster {{.Cluster}} (journalctl -u edgelet -f)"
 `))
 
 // Script is the join as one shell script, run as root next to the bundle.
 func (j Join) Script() (string, error) {
-	if strings.ContainsAny(j.Token, "'\n") || strings.Contains(string(j.Config), "\nEDGECTL_CONFIG") {
-		return "", fmt.Errorf("join token or config cannot be quoted")
+	if strings.ContainsAny(j.Token, "\n") {
+		return "", fmt.Errorf("join token cannot be written")
 	}
 	var b strings.Builder
 	err := joinScript.Execute(&b, struct {
 		Join
 		BundleFile string
-	}{j, j.BundleFile()})
+		Write      string
+	}{j, j.BundleFile(), writeFiles(j.HostFiles())})
 	return b.String(), err
+}
+
+// writeFiles is shell that writes files as root, each replaced at once
+// (written beside, then renamed), readable by root only. Text goes in a
+// here-document; other content (or text that holds the end marker) as base64.
+func writeFiles(files map[string][]byte) string {
+	var b strings.Builder
+	b.WriteString("umask 077\n")
+	for _, path := range slices.Sorted(maps.Keys(files)) {
+		data := files[path]
+		q := remote.Quote(path + ".edgectl-new")
+		fmt.Fprintf(&b, "mkdir -p %s\n", remote.Quote(filepath.Dir(path)))
+		text := utf8.Valid(data) && (len(data) == 0 || data[len(data)-1] == '\n') && !bytes.Contains(data, []byte("\nEDGECTL_FILE\n")) && !bytes.HasPrefix(data, []byte("EDGECTL_FILE\n"))
+		if text {
+			fmt.Fprintf(&b, "cat >%s <<'EDGECTL_FILE'\n%sEDGECTL_FILE\n", q, data)
+		} else {
+			fmt.Fprintf(&b, "base64 -d >%s <<'EDGECTL_FILE'\n%s\nEDGECTL_FILE\n", q, base64.StdEncoding.EncodeToString(data))
+		}
+		fmt.Fprintf(&b, "mv -f %s %s\n", q, remote.Quote(path))
+	}
+	return b.String()
+}
+
+// Configure writes files on the host (the ones a plan found changed) and
+// restarts edgelet when restart, or when it is not running.
+func Configure(ctx context.Context, h *remote.Host, files map[string][]byte, restart bool) error {
+	when := "! systemctl is-active -q edgelet"
+	if restart {
+		when = "true"
+	}
+	script := "set -eu\n" + writeFiles(files) +
+		"if " + when + "; then systemctl enable edgelet >/dev/null 2>&1; systemctl restart edgelet; fi\n"
+	if _, err := h.Run(ctx, "sh -s", strings.NewReader(script)); err != nil {
+		return fmt.Errorf("configure %s: %w", h.Target, err)
+	}
+	return nil
+}
+
+// Sums are the SHA-256 sums of files on the host, by path; a missing file
+// has none. Reading them changes nothing there.
+func Sums(ctx context.Context, h *remote.Host, paths []string) (map[string]string, error) {
+	quoted := make([]string, len(paths))
+	for i, p := range paths {
+		quoted[i] = remote.Quote(p)
+	}
+	out, err := h.Run(ctx, "for f in "+strings.Join(quoted, " ")+"; do [ -f \"$f\" ] && sha256sum \"$f\"; done; true", nil)
+	if err != nil {
+		return nil, fmt.Errorf("read files on %s: %w", h.Target, err)
+	}
+	sums := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if sum, path, ok := strings.Cut(strings.TrimSpace(l), "  "); ok {
+			sums[path] = sum
+		}
+	}
+	return sums, nil
 }
 
 // remoteBundle is where an SSH join puts the bundle while it runs.

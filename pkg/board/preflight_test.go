@@ -73,13 +73,21 @@ func TestJoinScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"edgectl-bundle-linux-arm64-agent.tar.gz", "role: agent\nnodeName: pi-7\nEDGECTL_CONFIG", "'E1abc::def.123'", "systemctl restart edgelet"} {
+	for _, want := range []string{"edgectl-bundle-linux-arm64-agent.tar.gz", "role: agent\nnodeName: pi-7\nEDGECTL_FILE", "<<'EDGECTL_FILE'\nE1abc::def.123\nEDGECTL_FILE", "systemctl restart edgelet"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
 		}
 	}
-	j.Token = "x'; rm -rf /"
+	j.Token = "x\nrm -rf /"
 	if _, err := j.Script(); err == nil {
-		t.Error("a token with a quote was written into the script")
+		t.Error("a token of two lines was written into the script")
+	}
+	j.Token = "E1abc::def.123"
+	j.Files = map[string][]byte{"/var/lib/edgelet/server/manifests/a.yaml": []byte("x\nEDGECTL_FILE\n"), "/b": {0xff}}
+	s, _ = j.Script()
+	for _, want := range []string{"base64 -d >'/b.edgectl-new' <<'EDGECTL_FILE'\n/w==\n", "<<'EDGECTL_FILE'\neApFREdFQ1RMX0ZJTEUK\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q:\n%s", want, s)
+		}
 	}
 }

@@ -62,18 +62,32 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 	}
 	nc := baseConfig(cfg, role, nodeName(cfg.Name, role, i))
 	nc.NodeIP = addr.node(role, i)
+	if role == RoleServer {
+		nc.TLSSANs = []string{addr.lb(), lbName(cfg.Name), "127.0.0.1", "localhost"}
+		nc.ServiceLBRange = cfg.Network.LoadBalancerRange
+	} else {
+		nc.Server = "https://" + net.JoinHostPort(addr.lb(), strconv.Itoa(APIPort))
+	}
+	if err := applyNodeSettings(cfg, nc, role, i, join); err != nil {
+		return nil, err
+	}
+	return nc, checkConfig(nc)
+}
+
+// applyNodeSettings gives nc what the config says of node i of role, on
+// containers and on hosts alike: mirrors, the role's and the node's args,
+// labels and taints, and for a server the API address, the disabled
+// add-ons and its datastore. A server other than the first joins the
+// embedded etcd cluster through the server at join (a host or IP).
+func applyNodeSettings(cfg *v1alpha1.Cluster, nc *nodev1.NodeConfig, role string, i int, join string) error {
 	nc.Mirrors, nc.MirrorServers = maps.Clone(cfg.Mirrors), maps.Clone(cfg.MirrorServers)
 	args := cfg.AgentArgs
 	if role == RoleServer {
 		args = cfg.ServerArgs
-		nc.TLSSANs = []string{addr.lb(), lbName(cfg.Name), "127.0.0.1", "localhost"}
 		if cfg.Network.APIAddress != "" {
 			nc.TLSSANs = append(nc.TLSSANs, cfg.Network.APIAddress)
 		}
 		nc.Disable = append(nc.Disable, cfg.Disable...)
-		nc.ServiceLBRange = cfg.Network.LoadBalancerRange
-	} else {
-		nc.Server = "https://" + net.JoinHostPort(addr.lb(), strconv.Itoa(APIPort))
 	}
 	args = append([]string(nil), args...)
 	for _, n := range cfg.Nodes {
@@ -89,7 +103,7 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 		}
 	}
 	if err := nc.ApplyArgs(args); err != nil {
-		return nil, fmt.Errorf("%s: %w", nc.NodeName, err)
+		return fmt.Errorf("%s: %w", nc.NodeName, err)
 	}
 	if role == RoleServer && datastoreOf(cfg) == DatastoreEtcd {
 		nc.Datastore.ClusterInit = join == ""
@@ -97,7 +111,7 @@ func nodeConfig(cfg *v1alpha1.Cluster, role string, i int, join string) (*nodev1
 			nc.Server = "https://" + net.JoinHostPort(join, strconv.Itoa(APIPort))
 		}
 	}
-	return nc, checkConfig(nc)
+	return nil
 }
 
 // baseConfig is what every node of the cluster is told, whatever it runs on.
