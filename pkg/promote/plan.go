@@ -5,10 +5,14 @@ package promote
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -17,13 +21,15 @@ import (
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/board"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+	"github.com/edgectl/edgectl/pkg/cluster"
 )
 
 // Actions a plan gives a host.
 const (
 	ActionInstall = "install" // no edgelet on the host
 	ActionUpgrade = "upgrade" // another edgelet version than the bundle's
-	ActionNone    = "none"    // the bundle's version is installed
+	ActionConfig  = "config"  // the bundle's version, other node files
+	ActionNone    = "none"    // the bundle's version and the node files
 )
 
 // HostPlan is what apply would do on one host.
@@ -37,6 +43,9 @@ type HostPlan struct {
 	// bundle apply would install.
 	Installed string `json:"installed,omitempty"`
 	Want      string `json:"want,omitempty"`
+	// Changed are the node files (config, role, manifests) apply would
+	// write on a host that runs the bundle's version.
+	Changed []string `json:"changed,omitempty"`
 	// Preflight is the join preflight's checks of the host.
 	Preflight []board.Check `json:"preflight,omitempty"`
 	// Error says why the host cannot be planned: unreachable, refused the
@@ -75,77 +84,190 @@ func Target(h v1alpha1.Host) (remote.Target, error) {
 // host. The error names every host that cannot be reached, refuses the
 // key, or fails the preflight; the plan is returned with it.
 func MakePlan(ctx context.Context, cfg *v1alpha1.Cluster) (*Plan, error) {
-	if err := cfg.ValidateHosts(); err != nil {
-		return nil, err
+	plan, hosts, err := survey(ctx, cfg)
+	for _, h := range hosts {
+		h.close()
 	}
-	plan := &Plan{Cluster: cfg.Name, Hosts: make([]HostPlan, len(cfg.Hosts))}
+	return plan, err
+}
+
+// host is a host of the config while edgectl works on it.
+type host struct {
+	spec v1alpha1.Host
+	conn *remote.Host
+	plan *HostPlan
+	// files are the node files it should have, by path (without the
+	// token, which is written once, at install).
+	files map[string][]byte
+	arch  string
+}
+
+func (h *host) close() {
+	if h.conn != nil {
+		h.conn.Close()
+	}
+}
+
+func (h *host) server() bool { return h.spec.Role == cluster.RoleServer }
+
+// survey connects to every host at once, runs the preflight, and plans
+// each: the files it should have against the ones it has. The hosts are
+// returned connected (close them), in the config's order, the first
+// server first.
+func survey(ctx context.Context, cfg *v1alpha1.Cluster) (*Plan, []*host, error) {
+	if err := cfg.ValidateHosts(); err != nil {
+		return nil, nil, err
+	}
+	specs := slices.Clone(cfg.Hosts)
+	slices.SortStableFunc(specs, func(a, b v1alpha1.Host) int {
+		ra, rb := a.Role != cluster.RoleServer, b.Role != cluster.RoleServer
+		if ra != rb {
+			if !ra {
+				return -1
+			}
+			return 1
+		}
+		return a.Index - b.Index
+	})
+	plan := &Plan{Cluster: cfg.Name, Hosts: make([]HostPlan, len(specs))}
+	hosts := make([]*host, len(specs))
 	var wg sync.WaitGroup
-	for i, h := range cfg.Hosts {
+	for i, spec := range specs {
+		hosts[i] = &host{spec: spec, plan: &plan.Hosts[i]}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			plan.Hosts[i] = planHost(ctx, h)
+			hosts[i].conn = probe(ctx, spec, hosts[i].plan)
 		}()
 	}
 	wg.Wait()
 	var errs []error
-	for _, hp := range plan.Hosts {
-		if hp.Error != "" {
-			errs = append(errs, fmt.Errorf("%s (%s): %s", hp.Node, hp.SSH, hp.Error))
-		} else if hp.Action != ActionNone {
+	for _, h := range hosts {
+		if h.plan.Error != "" {
+			errs = append(errs, fmt.Errorf("%s (%s): %s", h.plan.Node, h.plan.SSH, h.plan.Error))
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, planFiles(ctx, cfg, hosts)...)
+	}
+	if len(errs) > 0 {
+		return plan, hosts, fmt.Errorf("%d of %d hosts cannot be promoted to; nothing was changed on any host:\n%w", len(errs), len(plan.Hosts), errors.Join(errs...))
+	}
+	for _, h := range plan.Hosts {
+		if h.Action != ActionNone {
 			plan.Changes++
 		}
 	}
-	if len(errs) > 0 {
-		return plan, fmt.Errorf("%d of %d hosts cannot be promoted to; nothing was changed on any host:\n%w", len(errs), len(plan.Hosts), errors.Join(errs...))
-	}
-	return plan, nil
+	return plan, hosts, nil
 }
 
-func planHost(ctx context.Context, h v1alpha1.Host) HostPlan {
-	hp := HostPlan{Node: fmt.Sprintf("%s:%d", h.Role, h.Index), SSH: h.SSH}
-	t, err := Target(h)
+// probe connects to a host and runs the preflight; the connection is
+// returned when it was made.
+func probe(ctx context.Context, h v1alpha1.Host, hp *HostPlan) *remote.Host {
+	hp.Node = fmt.Sprintf("%s:%d", h.Role, h.Index)
+	c, ssh, err := dial(ctx, h)
+	hp.SSH = ssh
 	if err != nil {
 		hp.Error = err.Error()
-		return hp
+		return nil
 	}
-	hp.SSH = t.String()
-	c, err := remote.Dial(ctx, t)
-	var auth *remote.AuthError
-	switch {
-	case errors.As(err, &auth):
-		hp.Error = err.Error() + " (check the entry's user and keyFile: `ssh -i KEY USER@HOST true` must work)"
-		return hp
-	case err != nil:
-		hp.Error = err.Error()
-		var nerr net.Error
-		if errors.As(err, &nerr) {
-			hp.Error += " (check the address, and that sshd runs there)"
-		}
-		return hp
-	}
-	defer c.Close()
 	pre, err := board.RunPreflight(ctx, c, "", false)
 	if err != nil {
 		hp.Error = err.Error()
-		return hp
+		return c
 	}
 	hp.Preflight, hp.Hostname, hp.Arch = pre.Checks, pre.Facts["hostname"], pre.Arch
 	hp.Installed = pre.Facts["edgelet"]
 	if err := pre.Err(); err != nil {
 		hp.Error = err.Error()
-		return hp
+		return c
 	}
-	role := nodeimage.RoleAgent
-	if h.Role == "server" {
-		role = nodeimage.RoleServer
-	}
-	if hp.Want, err = nodeimage.BundleVersion(nodeimage.Options{Arch: pre.Arch, Role: role}); err != nil {
+	if hp.Want, err = nodeimage.BundleVersion(nodeimage.Options{Arch: pre.Arch, Role: bundleRole(h.Role)}); err != nil {
 		hp.Error = err.Error()
-		return hp
+		return c
 	}
 	hp.Action = decide(hp.Installed, hp.Want)
-	return hp
+	return c
+}
+
+// dial connects to a host of the config; ssh is how it was reached. The
+// error says what to check.
+func dial(ctx context.Context, h v1alpha1.Host) (c *remote.Host, ssh string, err error) {
+	t, err := Target(h)
+	if err != nil {
+		return nil, h.SSH, err
+	}
+	c, err = remote.Dial(ctx, t)
+	var auth *remote.AuthError
+	var nerr net.Error
+	switch {
+	case errors.As(err, &auth):
+		err = fmt.Errorf("%w (check the entry's user and keyFile: `ssh -i KEY USER@HOST true` must work)", err)
+	case errors.As(err, &nerr):
+		err = fmt.Errorf("%w (check the address, and that sshd runs there)", err)
+	}
+	return c, t.String(), err
+}
+
+// bundleRole is the bundle a node of role runs.
+func bundleRole(role string) string {
+	if role == cluster.RoleServer {
+		return nodeimage.RoleServer
+	}
+	return nodeimage.RoleAgent
+}
+
+// planFiles works out the node files of every host, and which differ from
+// the ones it has: a host that runs the bundle's version with other files
+// gets ActionConfig.
+func planFiles(ctx context.Context, cfg *v1alpha1.Cluster, hosts []*host) []error {
+	var errs []error
+	names := map[string]string{}
+	first := hosts[0].conn.Target.Host
+	for _, h := range hosts {
+		if other, ok := names[h.plan.Hostname]; ok {
+			errs = append(errs, fmt.Errorf("%s (%s): its hostname %q is also %s's: Nodes are named after their hosts, so give each host its own name (hostnamectl set-hostname)", h.plan.Node, h.plan.SSH, h.plan.Hostname, other))
+			continue
+		}
+		names[h.plan.Hostname] = h.plan.Node
+		hn, err := cluster.PlanHostNode(cfg, h.spec.Role, h.spec.Index, h.plan.Hostname, first, []string{h.conn.Target.Host, h.plan.Hostname})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h.plan.Node, err))
+			continue
+		}
+		for k, v := range h.spec.Labels {
+			if hn.Config.Labels == nil {
+				hn.Config.Labels = map[string]string{}
+			}
+			hn.Config.Labels[k] = v
+		}
+		conf, err := hn.Config.Marshal()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		j := board.Join{Config: conf, Role: h.spec.Role, Files: hn.Files}
+		h.files, h.arch = j.HostFiles(), h.plan.Arch
+		delete(h.files, board.TokenFile)
+		if h.plan.Action != ActionNone {
+			continue
+		}
+		paths := slices.Sorted(maps.Keys(h.files))
+		sums, err := board.Sums(ctx, h.conn, paths)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", h.plan.Node, h.plan.SSH, err))
+			continue
+		}
+		for _, p := range paths {
+			if sums[p] != fmt.Sprintf("%x", sha256.Sum256(h.files[p])) {
+				h.plan.Changed = append(h.plan.Changed, p)
+			}
+		}
+		if len(h.plan.Changed) > 0 {
+			h.plan.Action = ActionConfig
+		}
+	}
+	return errs
 }
 
 // decide is the action for a host that runs edgelet version installed
@@ -165,7 +287,7 @@ func decide(installed, want string) string {
 func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "Plan for cluster %q on %d host(s): %d to change\n", p.Cluster, len(p.Hosts), p.Changes)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tHOST\tHOSTNAME\tARCH\tACTION\tEDGELET")
+	fmt.Fprintln(tw, "NODE\tHOST\tHOSTNAME\tARCH\tACTION\tEDGELET\tFILES")
 	for _, h := range p.Hosts {
 		action, version := h.Action, h.Want
 		switch {
@@ -174,7 +296,7 @@ func (p *Plan) Print(w io.Writer) {
 		case h.Action == ActionUpgrade:
 			version = h.Installed + " -> " + h.Want
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Node, h.SSH, dash(h.Hostname), dash(h.Arch), dash(action), dash(version))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Node, h.SSH, dash(h.Hostname), dash(h.Arch), dash(action), dash(version), dash(strings.Join(h.Changed, ",")))
 	}
 	tw.Flush()
 	for _, h := range p.Hosts {

@@ -1,0 +1,307 @@
+package promote
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgectl/edgectl/internal/cli"
+	"github.com/edgectl/edgectl/internal/log"
+	"github.com/edgectl/edgectl/internal/remote"
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/board"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+	"github.com/edgectl/edgectl/pkg/cluster"
+)
+
+// ApplyOptions control Apply.
+type ApplyOptions struct {
+	// Kubeconfig is the file the context is written to ("": $KUBECONFIG's
+	// first file or ~/.kube/config).
+	Kubeconfig    string
+	SwitchContext bool
+	// Wait bounds each wait: a node to come up, the cluster to be usable.
+	Wait   time.Duration
+	Logger *log.Logger
+}
+
+// ApplyResult is what an apply did.
+type ApplyResult struct {
+	Plan *Plan `json:"plan"`
+	// Context is the kubeconfig context of the cluster.
+	Context  string        `json:"context,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// ContextName is the kubeconfig context of a promoted cluster.
+func ContextName(cluster string) string { return "edgectl-promote-" + cluster }
+
+// kubectl on a server host, as its admin.
+const kubectl = "/usr/local/bin/kubectl --kubeconfig " + nodev1.DefaultKubeconfig
+
+// Apply makes the hosts of cfg run its cluster: it plans (connects to
+// every host and runs the preflight; a host that fails stops the apply
+// before anything is written anywhere), then installs or upgrades the
+// first server, the other servers one at a time, and the agents, and
+// rewrites the node files that differ. A host that already runs what the
+// plan wants is not written to. Then it writes the kubeconfig context and
+// waits until the cluster is usable. Every step can be run again: an apply
+// that stopped half-way is finished by the next one.
+func Apply(ctx context.Context, cfg *v1alpha1.Cluster, opts ApplyOptions) (*ApplyResult, error) {
+	start := time.Now()
+	lg := opts.Logger
+	if lg == nil {
+		lg = log.Discard()
+	}
+	if opts.Wait <= 0 {
+		opts.Wait = 5 * time.Minute
+	}
+	plan, hosts, err := survey(ctx, cfg)
+	defer func() {
+		for _, h := range hosts {
+			h.close()
+		}
+	}()
+	res := &ApplyResult{Plan: plan}
+	if err != nil {
+		return res, err
+	}
+	a := &applier{cfg: cfg, opts: opts, log: lg, status: cli.NewStatus(lg.Writer()), hosts: hosts, first: hosts[0]}
+	if err := a.run(ctx); err != nil {
+		a.status.End(false)
+		return res, err
+	}
+	res.Context, res.Duration = ContextName(cfg.Name), time.Since(start)
+	return res, nil
+}
+
+type applier struct {
+	cfg     *v1alpha1.Cluster
+	opts    ApplyOptions
+	log     *log.Logger
+	status  *cli.Status
+	hosts   []*host
+	first   *host // server 0: the others join it; kubectl runs there
+	bundles map[string]string
+}
+
+func (a *applier) run(ctx context.Context) error {
+	if err := a.fetchBundles(ctx); err != nil {
+		return err
+	}
+	secret, err := a.serverSecret(ctx)
+	if err != nil {
+		return err
+	}
+	var agents []*host
+	for _, h := range a.hosts {
+		if !h.server() {
+			agents = append(agents, h)
+			continue
+		}
+		if err := a.applyHost(ctx, h, secret); err != nil {
+			return err
+		}
+	}
+	if len(agents) > 0 {
+		token, err := a.readFile(ctx, a.first, nodev1.ServerTokenPath(nodev1.DefaultDataDir))
+		if err != nil {
+			return fmt.Errorf("read the join token on %s: %w", a.first.plan.Hostname, err)
+		}
+		// Installs and file changes go at once; upgrades one at a time.
+		var wg sync.WaitGroup
+		errs := make([]error, len(agents))
+		for i, h := range agents {
+			if h.plan.Action == ActionUpgrade {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = a.applyHost(ctx, h, token)
+			}()
+		}
+		wg.Wait()
+		for i, h := range agents {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			if h.plan.Action == ActionUpgrade {
+				if err := a.applyHost(ctx, h, token); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return a.finish(ctx)
+}
+
+// fetchBundles gets the bundle of every platform and role the plan
+// installs, from the build cache (built there when missing).
+func (a *applier) fetchBundles(ctx context.Context) error {
+	a.bundles = map[string]string{}
+	for _, h := range a.hosts {
+		if h.plan.Action != ActionInstall && h.plan.Action != ActionUpgrade {
+			continue
+		}
+		opts := nodeimage.Options{Arch: h.arch, Role: bundleRole(h.spec.Role)}
+		key := opts.Arch + "/" + opts.Role
+		if a.bundles[key] != "" {
+			continue
+		}
+		a.log.Infof("Using the linux/%s %s bundle from the build cache (built once per edgectl source change)", opts.Arch, opts.Role)
+		file, err := nodeimage.CachedBundle(ctx, opts, a.log.Writer())
+		if err != nil {
+			return fmt.Errorf("board bundle for linux/%s: %w", key, err)
+		}
+		a.bundles[key] = file
+	}
+	return nil
+}
+
+// serverSecret is the servers' shared secret: the first server's, when it
+// has one, else a new one.
+func (a *applier) serverSecret(ctx context.Context) (string, error) {
+	if a.first.plan.Installed != "" {
+		if s, err := a.readFile(ctx, a.first, board.TokenFile); err == nil && s != "" {
+			return s, nil
+		}
+	}
+	return cluster.RandomToken()
+}
+
+// applyHost does the host's action; token is what its token file gets
+// when it is installed.
+func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
+	name := h.plan.Hostname
+	switch h.plan.Action {
+	case ActionNone:
+		return nil
+	case ActionConfig:
+		files := map[string][]byte{}
+		for _, p := range h.plan.Changed {
+			files[p] = h.files[p]
+		}
+		a.status.Start(fmt.Sprintf("Writing %s on %s", strings.Join(h.plan.Changed, ", "), name))
+		if err := board.Configure(ctx, h.conn, files, true); err != nil {
+			return err
+		}
+	case ActionInstall, ActionUpgrade:
+		if h.plan.Action == ActionUpgrade {
+			if err := a.drain(ctx, h); err != nil {
+				return err
+			}
+		}
+		verb := "Installing"
+		if h.plan.Action == ActionUpgrade {
+			verb = "Upgrading"
+		}
+		a.status.Start(fmt.Sprintf("%s the linux/%s %s on %s (%s)", verb, h.arch, h.spec.Role, name, h.conn.Target.Host))
+		j := board.Join{Cluster: a.cfg.Name, Node: name, Arch: h.arch, Role: h.spec.Role, Token: token, Files: h.files}
+		j.Config = h.files[board.ConfigFile]
+		if err := board.Install(ctx, h.conn, j, a.bundles[h.arch+"/"+bundleRole(h.spec.Role)]); err != nil {
+			return err
+		}
+	}
+	a.status.End(true)
+	a.status.Start(fmt.Sprintf("Waiting ≤ %s for %s to be Ready", a.opts.Wait, name))
+	if err := a.waitReady(ctx, h); err != nil {
+		return err
+	}
+	if h.plan.Action == ActionUpgrade {
+		if _, err := a.kubectl(ctx, "uncordon", name); err != nil {
+			return err
+		}
+	}
+	a.status.End(true)
+	return nil
+}
+
+// drain moves the pods off a node before its upgrade, as the cluster's
+// PodDisruptionBudgets allow.
+func (a *applier) drain(ctx context.Context, h *host) error {
+	a.status.Start("Draining " + h.plan.Hostname)
+	_, err := a.kubectl(ctx, "drain", h.plan.Hostname, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout="+a.opts.Wait.String())
+	if err != nil {
+		return fmt.Errorf("drain %s (its PodDisruptionBudgets may not allow it; the node stays cordoned: `kubectl uncordon %s`): %w", h.plan.Hostname, h.plan.Hostname, err)
+	}
+	a.status.End(true)
+	return nil
+}
+
+// waitReady waits until the host's Node is Ready (for the first server:
+// its API answers first), and stops early when edgelet there has failed
+// for good.
+func (a *applier) waitReady(ctx context.Context, h *host) error {
+	ctx, cancel := context.WithTimeout(ctx, a.opts.Wait)
+	defer cancel()
+	check := kubectl + " get node " + remote.Quote(h.plan.Hostname) + ` -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'`
+	for {
+		out, err := a.first.conn.Run(ctx, check, nil)
+		if err == nil && strings.TrimSpace(out) == "True" {
+			return nil
+		}
+		if err := board.Stopped(ctx, h.conn); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s is not Ready after %s (journalctl -u edgelet on it says why): %w", h.plan.Hostname, a.opts.Wait, ctx.Err())
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// finish writes the kubeconfig context, waits for the cluster to be
+// usable, and notes on each Node how edgectl reaches its host.
+func (a *applier) finish(ctx context.Context) error {
+	raw, err := a.first.conn.Run(ctx, "cat "+nodev1.DefaultKubeconfig, nil)
+	if err != nil {
+		return fmt.Errorf("read the kubeconfig on %s: %w", a.first.plan.Hostname, err)
+	}
+	server := "https://" + net.JoinHostPort(a.first.conn.Target.Host, strconv.Itoa(cluster.APIPort))
+	kc, err := cluster.KubeconfigFor([]byte(raw), ContextName(a.cfg.Name), server)
+	if err != nil {
+		return err
+	}
+	if err := cluster.MergeKubeconfigFile(a.opts.Kubeconfig, kc, a.opts.SwitchContext); err != nil {
+		return err
+	}
+	if err := cluster.WaitUsable(ctx, kc, len(a.hosts), a.opts.Wait, func(s string) { a.status.Start(s) }); err != nil {
+		return err
+	}
+	a.status.End(true)
+	for _, h := range a.hosts {
+		if h.plan.Action == ActionNone {
+			continue
+		}
+		args := []string{"annotate", "node", h.plan.Hostname, "--overwrite", cluster.AnnotationSSH + "=" + h.conn.Target.String()}
+		if h.conn.Target.Bastion != nil {
+			args = append(args, cluster.AnnotationBastion+"="+h.conn.Target.Bastion.String())
+		}
+		if _, err := a.kubectl(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kubectl runs kubectl on the first server.
+func (a *applier) kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := kubectl
+	for _, arg := range args {
+		cmd += " " + remote.Quote(arg)
+	}
+	return a.first.conn.Run(ctx, cmd, nil)
+}
+
+// readFile reads a one-line file on a host.
+func (a *applier) readFile(ctx context.Context, h *host, path string) (string, error) {
+	out, err := h.conn.Run(ctx, "cat "+remote.Quote(path), nil)
+	return strings.TrimSpace(out), err
+}
