@@ -2,8 +2,10 @@ package promote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +28,10 @@ type ApplyOptions struct {
 	Kubeconfig    string
 	SwitchContext bool
 	// Wait bounds each wait: a node to come up, the cluster to be usable.
-	Wait   time.Duration
+	Wait time.Duration
+	// Prune drains and deletes the Nodes whose hosts the file no longer
+	// has, and resets those hosts.
+	Prune  bool
 	Logger *log.Logger
 }
 
@@ -61,7 +66,7 @@ func Apply(ctx context.Context, cfg *v1alpha1.Cluster, opts ApplyOptions) (*Appl
 	if opts.Wait <= 0 {
 		opts.Wait = 5 * time.Minute
 	}
-	plan, hosts, err := survey(ctx, cfg)
+	plan, hosts, err := survey(ctx, cfg, opts.Prune)
 	defer func() {
 		for _, h := range hosts {
 			h.close()
@@ -71,7 +76,7 @@ func Apply(ctx context.Context, cfg *v1alpha1.Cluster, opts ApplyOptions) (*Appl
 	if err != nil {
 		return res, err
 	}
-	a := &applier{cfg: cfg, opts: opts, log: lg, status: cli.NewStatus(lg.Writer()), hosts: hosts, first: hosts[0]}
+	a := &applier{cfg: cfg, plan: plan, opts: opts, log: lg, status: cli.NewStatus(lg.Writer()), hosts: hosts, first: hosts[0]}
 	if err := a.run(ctx); err != nil {
 		a.status.End(false)
 		return res, err
@@ -82,6 +87,7 @@ func Apply(ctx context.Context, cfg *v1alpha1.Cluster, opts ApplyOptions) (*Appl
 
 type applier struct {
 	cfg     *v1alpha1.Cluster
+	plan    *Plan
 	opts    ApplyOptions
 	log     *log.Logger
 	status  *cli.Status
@@ -138,7 +144,70 @@ func (a *applier) run(ctx context.Context) error {
 			}
 		}
 	}
+	if a.opts.Prune {
+		for _, p := range a.plan.Prune {
+			if err := a.prune(ctx, p); err != nil {
+				return err
+			}
+		}
+	} else if n := len(a.plan.Prune); n > 0 {
+		a.log.Warnf("%d node(s) of the cluster have hosts that the file no longer has; apply --prune removes them", n)
+	}
 	return a.finish(ctx)
+}
+
+// prune removes a Node whose host the file no longer has: it drains and
+// deletes the Node, and resets the host (reached with the file's keys).
+func (a *applier) prune(ctx context.Context, p HostPlan) error {
+	if p.Node == cluster.RoleServer {
+		return fmt.Errorf("server %s is not in the file: edgectl prunes agents only; remove a server by hand (drain, delete the Node, `edgelet-uninstall` on %s)", p.Hostname, p.SSH)
+	}
+	conn, err := a.dialPruned(ctx, p.SSH)
+	if err != nil {
+		return fmt.Errorf("prune %s: reach its host %s: %w (nothing was removed)", p.Hostname, p.SSH, err)
+	}
+	defer conn.Close()
+	if err := a.drain(ctx, p.Hostname); err != nil {
+		return err
+	}
+	a.status.Start(fmt.Sprintf("Removing %s and resetting its host %s", p.Hostname, p.SSH))
+	if _, err := a.kubectl(ctx, "delete", "node", p.Hostname, "--ignore-not-found"); err != nil {
+		return err
+	}
+	left, err := board.Uninstall(ctx, conn)
+	if err == nil && len(left) > 0 {
+		err = fmt.Errorf("reset %s: still there: %s", p.SSH, strings.Join(left, ", "))
+	}
+	if err != nil {
+		return err
+	}
+	a.status.End(true)
+	return nil
+}
+
+// dialPruned connects to a host that is no longer in the file, trying
+// each key file the file names (and the SSH agent's and ~/.ssh keys).
+func (a *applier) dialPruned(ctx context.Context, ssh string) (*remote.Host, error) {
+	t, err := remote.ParseTarget(ssh, 22)
+	if err != nil {
+		return nil, err
+	}
+	keys := []string{""}
+	for _, h := range a.cfg.Hosts {
+		if h.KeyFile != "" && !slices.Contains(keys, h.KeyFile) {
+			keys = append(keys, h.KeyFile)
+		}
+	}
+	var errs []error
+	for _, k := range slices.Backward(keys) {
+		t.KeyFile = k
+		c, err := remote.Dial(ctx, t)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
 }
 
 // fetchBundles gets the bundle of every platform and role the plan
@@ -187,13 +256,16 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 		for _, p := range h.plan.Changed {
 			files[p] = h.files[p]
 		}
+		if _, ok := files[board.TokenFile]; ok {
+			files[board.TokenFile] = []byte(token + "\n")
+		}
 		a.status.Start(fmt.Sprintf("Writing %s on %s", strings.Join(h.plan.Changed, ", "), name))
 		if err := board.Configure(ctx, h.conn, files, true); err != nil {
 			return err
 		}
 	case ActionInstall, ActionUpgrade:
 		if h.plan.Action == ActionUpgrade {
-			if err := a.drain(ctx, h); err != nil {
+			if err := a.drain(ctx, name); err != nil {
 				return err
 			}
 		}
@@ -208,9 +280,11 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 			return err
 		}
 	}
+	// The restarted node's last lease renewal is still the stopped one's.
+	lease, _ := a.nodeState(ctx, name)
 	a.status.End(true)
 	a.status.Start(fmt.Sprintf("Waiting ≤ %s for %s to be Ready", a.opts.Wait, name))
-	if err := a.waitReady(ctx, h); err != nil {
+	if err := a.waitReady(ctx, h, lease); err != nil {
 		return err
 	}
 	if h.plan.Action == ActionUpgrade {
@@ -224,26 +298,26 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 
 // drain moves the pods off a node before its upgrade, as the cluster's
 // PodDisruptionBudgets allow.
-func (a *applier) drain(ctx context.Context, h *host) error {
-	a.status.Start("Draining " + h.plan.Hostname)
-	_, err := a.kubectl(ctx, "drain", h.plan.Hostname, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout="+a.opts.Wait.String())
+func (a *applier) drain(ctx context.Context, node string) error {
+	a.status.Start("Draining " + node)
+	_, err := a.kubectl(ctx, "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout="+a.opts.Wait.String())
 	if err != nil {
-		return fmt.Errorf("drain %s (its PodDisruptionBudgets may not allow it; the node stays cordoned: `kubectl uncordon %s`): %w", h.plan.Hostname, h.plan.Hostname, err)
+		return fmt.Errorf("drain %s (its PodDisruptionBudgets may not allow it; the node stays cordoned: `kubectl uncordon %s`): %w", node, node, err)
 	}
 	a.status.End(true)
 	return nil
 }
 
-// waitReady waits until the host's Node is Ready (for the first server:
-// its API answers first), and stops early when edgelet there has failed
-// for good.
-func (a *applier) waitReady(ctx context.Context, h *host) error {
+// waitReady waits until the host's Node is Ready and its kubelet has
+// renewed its lease since lease (the renewal read before: an upgraded
+// node's new kubelet has to speak, not the stopped one's status), and
+// stops early when edgelet there has failed for good.
+func (a *applier) waitReady(ctx context.Context, h *host, lease string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.Wait)
 	defer cancel()
-	check := kubectl + " get node " + remote.Quote(h.plan.Hostname) + ` -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'`
 	for {
-		out, err := a.first.conn.Run(ctx, check, nil)
-		if err == nil && strings.TrimSpace(out) == "True" {
+		renewed, ready := a.nodeState(ctx, h.plan.Hostname)
+		if ready && renewed != "" && renewed != lease {
 			return nil
 		}
 		if err := board.Stopped(ctx, h.conn); err != nil {
@@ -255,6 +329,18 @@ func (a *applier) waitReady(ctx context.Context, h *host) error {
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// nodeState is when the Node's kubelet last renewed its lease, and
+// whether the Node is Ready ("", false when the API does not answer).
+func (a *applier) nodeState(ctx context.Context, node string) (renewed string, ready bool) {
+	out, err := a.first.conn.Run(ctx, kubectl+" get -n kube-node-lease lease "+remote.Quote(node)+" -o jsonpath='{.spec.renewTime}' && echo && "+
+		kubectl+" get node "+remote.Quote(node)+` -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'`, nil)
+	if err != nil {
+		return "", false
+	}
+	renewed, status, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	return renewed, status == "True"
 }
 
 // finish writes the kubeconfig context, waits for the cluster to be
@@ -276,10 +362,9 @@ func (a *applier) finish(ctx context.Context) error {
 		return err
 	}
 	a.status.End(true)
+	// Every time: an apply that stopped before this step left some out.
+	// An annotation that is already there is not written again.
 	for _, h := range a.hosts {
-		if h.plan.Action == ActionNone {
-			continue
-		}
 		args := []string{"annotate", "node", h.plan.Hostname, "--overwrite", cluster.AnnotationSSH + "=" + h.conn.Target.String()}
 		if h.conn.Target.Bastion != nil {
 			args = append(args, cluster.AnnotationBastion+"="+h.conn.Target.Bastion.String())
@@ -293,11 +378,7 @@ func (a *applier) finish(ctx context.Context) error {
 
 // kubectl runs kubectl on the first server.
 func (a *applier) kubectl(ctx context.Context, args ...string) (string, error) {
-	cmd := kubectl
-	for _, arg := range args {
-		cmd += " " + remote.Quote(arg)
-	}
-	return a.first.conn.Run(ctx, cmd, nil)
+	return runKubectl(ctx, a.first.conn, args...)
 }
 
 // readFile reads a one-line file on a host.

@@ -30,6 +30,9 @@ const (
 	ActionUpgrade = "upgrade" // another edgelet version than the bundle's
 	ActionConfig  = "config"  // the bundle's version, other node files
 	ActionNone    = "none"    // the bundle's version and the node files
+	// ActionPrune is a Node whose host the file no longer has: apply
+	// --prune drains and deletes it, and resets its host.
+	ActionPrune = "prune"
 )
 
 // HostPlan is what apply would do on one host.
@@ -57,7 +60,10 @@ type HostPlan struct {
 type Plan struct {
 	Cluster string     `json:"cluster"`
 	Hosts   []HostPlan `json:"hosts"`
-	// Changes counts the hosts apply would change.
+	// Prune are the cluster's Nodes whose hosts the file no longer has.
+	Prune []HostPlan `json:"prune,omitempty"`
+	// Changes counts the hosts apply would change (and the Nodes it would
+	// prune, when asked to).
 	Changes int `json:"changes"`
 }
 
@@ -83,8 +89,8 @@ func Target(h v1alpha1.Host) (remote.Target, error) {
 // on each, and says what apply would do there. It changes nothing on any
 // host. The error names every host that cannot be reached, refuses the
 // key, or fails the preflight; the plan is returned with it.
-func MakePlan(ctx context.Context, cfg *v1alpha1.Cluster) (*Plan, error) {
-	plan, hosts, err := survey(ctx, cfg)
+func MakePlan(ctx context.Context, cfg *v1alpha1.Cluster, prune bool) (*Plan, error) {
+	plan, hosts, err := survey(ctx, cfg, prune)
 	for _, h := range hosts {
 		h.close()
 	}
@@ -114,7 +120,7 @@ func (h *host) server() bool { return h.spec.Role == cluster.RoleServer }
 // each: the files it should have against the ones it has. The hosts are
 // returned connected (close them), in the config's order, the first
 // server first.
-func survey(ctx context.Context, cfg *v1alpha1.Cluster) (*Plan, []*host, error) {
+func survey(ctx context.Context, cfg *v1alpha1.Cluster, prune bool) (*Plan, []*host, error) {
 	if err := cfg.ValidateHosts(); err != nil {
 		return nil, nil, err
 	}
@@ -153,12 +159,57 @@ func survey(ctx context.Context, cfg *v1alpha1.Cluster) (*Plan, []*host, error) 
 	if len(errs) > 0 {
 		return plan, hosts, fmt.Errorf("%d of %d hosts cannot be promoted to; nothing was changed on any host:\n%w", len(errs), len(plan.Hosts), errors.Join(errs...))
 	}
+	if hosts[0].plan.Installed != "" {
+		var err error
+		if plan.Prune, err = removed(ctx, hosts); err != nil {
+			return plan, hosts, err
+		}
+	}
 	for _, h := range plan.Hosts {
 		if h.Action != ActionNone {
 			plan.Changes++
 		}
 	}
+	if prune {
+		plan.Changes += len(plan.Prune)
+	}
 	return plan, hosts, nil
+}
+
+// removed lists the Nodes that apply made (they note their host's SSH
+// address) on hosts that are not in the file any more.
+func removed(ctx context.Context, hosts []*host) ([]HostPlan, error) {
+	out, err := runKubectl(ctx, hosts[0].conn, "get", "nodes", "-o",
+		`jsonpath={range .items[*]}{.metadata.name}{"|"}{.metadata.annotations.edgectl\.io/ssh}{"|"}{.metadata.labels.node-role\.kubernetes\.io/control-plane}{"\n"}{end}`)
+	if err != nil {
+		return nil, fmt.Errorf("list the cluster's nodes on %s: %w", hosts[0].plan.Hostname, err)
+	}
+	have := map[string]bool{}
+	for _, h := range hosts {
+		have[h.plan.Hostname] = true
+	}
+	var gone []HostPlan
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) != 3 || have[f[0]] || f[1] == "" {
+			continue
+		}
+		node := "agent"
+		if f[2] != "" {
+			node = "server"
+		}
+		gone = append(gone, HostPlan{Node: node, SSH: f[1], Hostname: f[0], Action: ActionPrune})
+	}
+	return gone, nil
+}
+
+// runKubectl runs kubectl on a server host, as its admin.
+func runKubectl(ctx context.Context, server *remote.Host, args ...string) (string, error) {
+	cmd := kubectl
+	for _, arg := range args {
+		cmd += " " + remote.Quote(arg)
+	}
+	return server.Run(ctx, cmd, nil)
 }
 
 // probe connects to a host and runs the preflight; the connection is
@@ -253,10 +304,14 @@ func planFiles(ctx context.Context, cfg *v1alpha1.Cluster, hosts []*host) []erro
 			continue
 		}
 		paths := slices.Sorted(maps.Keys(h.files))
-		sums, err := board.Sums(ctx, h.conn, paths)
+		sums, err := board.Sums(ctx, h.conn, append(paths, board.TokenFile))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", h.plan.Node, h.plan.SSH, err))
 			continue
+		}
+		if sums[board.TokenFile] == "" {
+			// An install that stopped before it wrote the token.
+			h.plan.Changed = append(h.plan.Changed, board.TokenFile)
 		}
 		for _, p := range paths {
 			if sums[p] != fmt.Sprintf("%x", sha256.Sum256(h.files[p])) {
@@ -297,6 +352,9 @@ func (p *Plan) Print(w io.Writer) {
 			version = h.Installed + " -> " + h.Want
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Node, h.SSH, dash(h.Hostname), dash(h.Arch), dash(action), dash(version), dash(strings.Join(h.Changed, ",")))
+	}
+	for _, h := range p.Prune {
+		fmt.Fprintf(tw, "%s (not in the file)\t%s\t%s\t-\t%s\t-\t-\n", h.Node, h.SSH, h.Hostname, h.Action)
 	}
 	tw.Flush()
 	for _, h := range p.Hosts {

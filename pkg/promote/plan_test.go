@@ -32,7 +32,7 @@ func TestTarget(t *testing.T) {
 func TestMakePlanChecksHostsFirst(t *testing.T) {
 	cfg := &v1alpha1.Cluster{Name: "shop", Agents: 1, Hosts: []v1alpha1.Host{{Role: "server", Index: 0, SSH: "192.0.2.1"}}}
 	v1alpha1.SetDefaults(cfg)
-	plan, err := MakePlan(context.Background(), cfg)
+	plan, err := MakePlan(context.Background(), cfg, false)
 	if plan != nil || err == nil || !strings.Contains(err.Error(), "agent:0 has no host") {
 		t.Errorf("plan %v, err %v", plan, err)
 	}

@@ -167,9 +167,16 @@ func (e *env) restConfig(t testing.TB, name string) *rest.Config {
 // replicas are ready.
 func deployEcho(ctx context.Context, t *testing.T, c kubernetes.Interface, ns string, replicas int32, nodePort int32) {
 	t.Helper()
-	labels := map[string]string{"app": "echo"}
+	deployEchoAs(ctx, t, c, ns, "echo", replicas, nodePort, nil)
+}
+
+// deployEchoAs is deployEcho of a Deployment and Service called name, with
+// tune applied to its pod spec first (nil: none).
+func deployEchoAs(ctx context.Context, t *testing.T, c kubernetes.Interface, ns, name string, replicas int32, nodePort int32, tune func(*corev1.PodSpec)) {
+	t.Helper()
+	labels := map[string]string{"app": name}
 	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -187,11 +194,14 @@ func deployEcho(ctx context.Context, t *testing.T, c kubernetes.Interface, ns st
 			},
 		},
 	}
+	if tune != nil {
+		tune(&dep.Spec.Template.Spec)
+	}
 	if _, err := c.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: labels,
 			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080), NodePort: nodePort}}},
 	}
@@ -199,7 +209,7 @@ func deployEcho(ctx context.Context, t *testing.T, c kubernetes.Interface, ns st
 		t.Fatal(err)
 	}
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := c.AppsV1().Deployments(ns).Get(ctx, "echo", metav1.GetOptions{})
+		d, err := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		return err == nil && d.Status.ReadyReplicas == replicas, nil
 	})
 	if err != nil {
@@ -207,7 +217,7 @@ func deployEcho(ctx context.Context, t *testing.T, c kubernetes.Interface, ns st
 		for _, p := range pods.Items {
 			t.Logf("pod %s on %s: %s %v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.ContainerStatuses)
 		}
-		t.Fatalf("echo deployment not ready: %v", err)
+		t.Fatalf("%s deployment not ready: %v", name, err)
 	}
 }
 

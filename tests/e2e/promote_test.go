@@ -4,16 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -117,22 +122,30 @@ func TestPromoteApply(t *testing.T) {
 	}
 	key := sshKey(t)
 	name := "promo"
-	cfgText := fmt.Sprintf(`apiVersion: edgectl.io/v1alpha1
-kind: Cluster
-name: %s
-agents: 2
-nodes:
-- {role: agent, index: 0, labels: {site: shop}}
-- {role: agent, index: 1, labels: {tier: edge}, taints: ["dedicated=edge:NoSchedule"]}
-hosts:
-- {role: server, index: 0, ssh: root@%s, keyFile: %s}
-- {role: agent, index: 0, ssh: root@%s, keyFile: %s}
-- {role: agent, index: 1, ssh: root@%s, keyFile: %s}
-`, name, ips[hosts[0]], key, ips[hosts[1]], key, ips[hosts[2]], key)
-	file := filepath.Join(t.TempDir(), "cluster.yaml")
-	if err := os.WriteFile(file, []byte(cfgText), 0o600); err != nil {
-		t.Fatal(err)
+	// config is the file with both agents, or with agent 1 (and its host)
+	// left out.
+	config := func(both bool) string {
+		text := fmt.Sprintf("apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: %s\nagents: %d\nnodes:\n- {role: agent, index: 0, labels: {site: shop}}\n", name, map[bool]int{true: 2, false: 1}[both])
+		if both {
+			text += "- {role: agent, index: 1, labels: {tier: edge}, taints: [\"dedicated=edge:NoSchedule\"]}\n"
+		}
+		text += "hosts:\n"
+		for i, h := range hosts {
+			role, index := "agent", i-1
+			if i == 0 {
+				role, index = "server", 0
+			}
+			if both || i < 2 {
+				text += fmt.Sprintf("- {role: %s, index: %d, ssh: root@%s, keyFile: %s}\n", role, index, ips[h], key)
+			}
+		}
+		file := filepath.Join(t.TempDir(), "cluster.yaml")
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
 	}
+	file := config(true)
 	bin := edgectlBinary(t)
 	edgectl := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
@@ -218,20 +231,178 @@ hosts:
 		t.Errorf("add-ons: create runs %s, promote %s", got, want)
 	}
 
+	upgradeRolls(ctx, t, edgectl, file, promoted, hosts, ips)
+
+	// Agent 1 leaves the file: plan lists it, apply --prune drains and
+	// deletes its Node and leaves its host clean.
+	smaller := config(false)
+	out, err = edgectl("promote", "plan", "-f", smaller, "--prune")
+	if err != nil || !strings.Contains(out, "1 to change") || !strings.Contains(out, hosts[2]) || !strings.Contains(out, "prune") {
+		t.Fatalf("plan of a file without agent 1: %v\n%s", err, out)
+	}
+	out, err = edgectl("promote", "apply", "-f", smaller, "--prune")
+	if err != nil {
+		t.Fatalf("apply --prune: %v\n%s", err, out)
+	}
+	t.Logf("apply --prune:\n%s", lastLines(out, 6))
+	if _, ok := nodesByName(ctx, t, promoted)[hosts[2]]; ok {
+		t.Errorf("pruned node %s is still in the cluster", hosts[2])
+	}
+	if left := leftovers(t, hosts[2]); left != "" {
+		t.Errorf("prune left on %s:\n%s", hosts[2], left)
+	}
+
+	// Agent 1 comes back, and the apply is killed mid-way (its SSH
+	// sessions with it): the next apply finishes the job.
+	cmd := exec.Command(bin, "promote", "apply", "-f", file)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seen strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(seen.String(), "Installing the linux/") {
+		n, err := stdout.Read(buf)
+		seen.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("apply ended before it installed: %v\n%s", err, seen.String())
+		}
+	}
+	time.Sleep(time.Second)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	t.Logf("killed apply:\n%s", seen.String())
+	out, err = edgectl("promote", "apply", "-f", file)
+	if err != nil {
+		t.Fatalf("apply after a killed one: %v\n%s", err, out)
+	}
+	t.Logf("apply after a killed one:\n%s", lastLines(out, 6))
+	nodes = nodesByName(ctx, t, promoted)
+	if n, ok := nodes[hosts[2]]; !ok || !isReady(&n) || taintsOf(n) != "dedicated=edge:NoSchedule" {
+		t.Errorf("agent 1 is not back: %+v", nodes[hosts[2]])
+	}
+
 	out, err = edgectl("promote", "reset", "-f", file, "--force")
 	if err != nil {
 		t.Fatalf("reset: %v\n%s", err, out)
 	}
 	t.Logf("reset:\n%s", out)
 	for _, h := range hosts {
-		left := machineSh(t, h, `
-pgrep -x edgelet; pgrep -x containerd; pgrep -f 'containerd-shi[m]'
-ls /etc/systemd/system/edgelet.service /etc/edgelet /var/lib/edgelet /var/lib/kubelet /var/lib/containerd /usr/local/bin/edgelet /opt/cni 2>/dev/null
-ip -o link 2>/dev/null | grep -E 'cni0|flannel' ; grep -E '/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns)' /proc/mounts
-iptables-save 2>/dev/null | grep -E '^:(KUBE|FLANNEL|CNI)'; true`)
-		if strings.TrimSpace(left) != "" {
+		if left := leftovers(t, h); left != "" {
 			t.Errorf("reset left on %s:\n%s", h, left)
 		}
+	}
+}
+
+// leftovers lists what of a node is on a machine: processes, the unit,
+// its files, interfaces, mounts and packet-filter chains.
+func leftovers(t *testing.T, machine string) string {
+	return strings.TrimSpace(machineSh(t, machine, `
+pgrep -x edgelet; pgrep -x containerd; pgrep -f 'containerd-shi[m]'
+ls -d /etc/systemd/system/edgelet.service /etc/edgelet /var/lib/edgelet /var/lib/kubelet /var/lib/containerd /usr/local/bin/edgelet /opt/cni 2>/dev/null
+ip -o link 2>/dev/null | grep -E 'cni0|flannel' ; grep -E '/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns)' /proc/mounts
+iptables-save 2>/dev/null | grep -E '^:(KUBE|FLANNEL|CNI)'; true`))
+}
+
+// upgradeRolls (acceptance 3): every host runs another edgelet version
+// than the bundle's (its recorded version is rewritten: a version bump
+// without a second build), and apply upgrades the nodes one at a time,
+// draining each as a PodDisruptionBudget allows, while a client sends
+// requests to a 3-replica Service through the NodePort of a node that is
+// not cordoned (as a load balancer with health checks would): none fails.
+func upgradeRolls(ctx context.Context, t *testing.T, edgectl func(...string) (string, error), file string, c kubernetes.Interface, hosts []string, ips map[string]string) {
+	t.Helper()
+	const ns, port = "default", 30480
+	deployProbe(ctx, t, c, ns, port)
+	for _, h := range hosts {
+		machineSh(t, h, "sed -i 's/^edgelet .*/edgelet 0ld0ld0ld0ld/' /var/lib/edgelet/bundle-version")
+	}
+	out, err := edgectl("promote", "plan", "-f", file)
+	if err != nil || strings.Count(out, " upgrade ") != 3 || !strings.Contains(out, "0ld0ld0ld0ld -> ") {
+		t.Fatalf("plan after a version change: %v\n%s", err, out)
+	}
+	stop := make(chan struct{})
+	done := make(chan [2]int)
+	go func() {
+		client := &http.Client{Timeout: 2 * time.Second}
+		cordoned := map[string]bool{}
+		var sent, failed int
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- [2]int{sent, failed}
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if i%5 == 0 {
+				if list, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+					for _, n := range list.Items {
+						cordoned[n.Name] = n.Spec.Unschedulable
+					}
+				}
+			}
+			var up []string
+			for _, h := range hosts {
+				if !cordoned[h] {
+					up = append(up, h)
+				}
+			}
+			if len(up) == 0 {
+				continue
+			}
+			h := up[i%len(up)]
+			sent++
+			resp, err := client.Get(fmt.Sprintf("http://%s:%d/", ips[h], port))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil || resp.StatusCode != http.StatusOK {
+				failed++
+				t.Logf("request to %s failed: %v", h, err)
+			}
+		}
+	}()
+	out, err = edgectl("promote", "apply", "-f", file)
+	close(stop)
+	counts := <-done
+	if err != nil {
+		t.Fatalf("upgrade: %v\n%s", err, out)
+	}
+	t.Logf("upgrade (%d requests, %d failed):\n%s", counts[0], counts[1], out)
+	if counts[1] > 0 || counts[0] < 50 {
+		t.Errorf("%d of %d requests failed during the upgrade", counts[1], counts[0])
+	}
+	drains := regexp.MustCompile(`✓ Draining (\S+)`).FindAllStringSubmatch(out, -1)
+	if len(drains) != 3 || drains[0][1] != hosts[0] {
+		t.Errorf("upgrade did not drain the 3 nodes one at a time, the server first: %v", drains)
+	}
+	for name, n := range nodesByName(ctx, t, c) {
+		if n.Spec.Unschedulable || !isReady(&n) {
+			t.Errorf("after the upgrade %s is cordoned or not Ready", name)
+		}
+	}
+}
+
+// deployProbe runs 3 echo replicas (a PodDisruptionBudget keeps 2; a
+// pre-stop pause lets endpoints go first) behind a NodePort Service.
+func deployProbe(ctx context.Context, t *testing.T, c kubernetes.Interface, ns string, port int32) {
+	t.Helper()
+	deployEchoAs(ctx, t, c, ns, "probe", 3, port, func(ps *corev1.PodSpec) {
+		ps.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}}
+	})
+	minAvailable := intstr.FromInt32(2)
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MinAvailable: &minAvailable, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "probe"}}},
+	}
+	if _, err := c.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

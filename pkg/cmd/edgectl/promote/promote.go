@@ -28,14 +28,19 @@ containers, whose hosts section names the machine of each node.`,
 }
 
 func newPlanCommand(deps cmdutil.Deps) *cobra.Command {
-	var file, output string
+	var (
+		file, output string
+		prune        bool
+	)
 	cmd := &cobra.Command{
 		Use:   "plan -f FILE",
 		Short: "Show what promote would do on each host; change nothing",
 		Long: `Connect to every host of the config at once, run the join preflight on each
 (architecture, OS, kernel, cgroups, kernel features, swap, clock, disk, memory,
 ports, another Kubernetes), and print what an apply would do there: install, upgrade
-to the bundle's edgelet version, or nothing. No file on any host is written.
+to the bundle's edgelet version, rewrite node files that differ (config, role,
+manifests), or nothing; and the agents of the cluster whose hosts the file no
+longer has (apply --prune removes them). No file on any host is written.
 
 The config is checked first, every problem at once: a hosts entry that matches no
 node, a node without a host, two nodes on one address. A host that cannot be
@@ -48,7 +53,7 @@ reached, refuses the key or fails the preflight is named in the error.`,
 			if err != nil {
 				return err
 			}
-			plan, err := promote.MakePlan(cmd.Context(), cfg)
+			plan, err := promote.MakePlan(cmd.Context(), cfg, prune)
 			if plan != nil {
 				if output == "json" {
 					if err := cmdutil.PrintJSON(deps.Streams.Out, plan); err != nil {
@@ -64,6 +69,7 @@ reached, refuses the key or fails the preflight is named in the error.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&prune, "prune", false, "count the agents whose hosts the file no longer has as changes (apply --prune removes them)")
 	fileFlags(cmd, &file, &output)
 	return cmd
 }
@@ -71,7 +77,7 @@ reached, refuses the key or fails the preflight is named in the error.`,
 func newApplyCommand(deps cmdutil.Deps) *cobra.Command {
 	var (
 		file, output, kubeconfig string
-		noSwitch                 bool
+		noSwitch, prune          bool
 		wait                     time.Duration
 	)
 	cmd := &cobra.Command{
@@ -87,7 +93,9 @@ servers one at a time, then the agents; a node whose edgelet version differs
 from the bundle's is drained (as its PodDisruptionBudgets allow), upgraded,
 and uncordoned before the next. A node whose files (config, role, manifests)
 differ gets them and restarts. A host that already runs what the config says
-is not written to: a re-apply with no change reports 0 changes.
+is not written to: a re-apply with no change reports 0 changes. With --prune,
+the agents whose hosts the file no longer has are drained and deleted, and
+their hosts reset (reached with the file's key files).
 
 The kubeconfig context edgectl-promote-NAME is written, and apply waits until
 the cluster is usable. An apply that stopped half-way (a dropped connection) is
@@ -102,7 +110,7 @@ finished by running it again.`,
 			}
 			lg := deps.Logger()
 			res, err := promote.Apply(cmd.Context(), cfg, promote.ApplyOptions{
-				Kubeconfig: kubeconfig, SwitchContext: !noSwitch, Wait: wait, Logger: lg,
+				Kubeconfig: kubeconfig, SwitchContext: !noSwitch, Wait: wait, Prune: prune, Logger: lg,
 			})
 			if err != nil {
 				if res != nil && res.Plan != nil && res.Context == "" && output != "json" {
@@ -120,6 +128,7 @@ finished by running it again.`,
 	}
 	fileFlags(cmd, &file, &output)
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file to update (default: first of $KUBECONFIG, or ~/.kube/config)")
+	cmd.Flags().BoolVar(&prune, "prune", false, "drain and delete the agents whose hosts the file no longer has, and reset those hosts")
 	cmd.Flags().BoolVar(&noSwitch, "no-switch-context", false, "do not make the context current")
 	cmd.Flags().DurationVar(&wait, "wait", 5*time.Minute, "how long to wait for each node, and for the cluster to be usable")
 	return cmd
