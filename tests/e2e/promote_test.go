@@ -19,6 +19,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -494,4 +495,77 @@ func diffLines(a, b string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, "\n")
+}
+
+// TestPromoteHA (issue 17, acceptance 5): 3 servers (embedded etcd) and 1
+// agent on machines; the cluster still takes writes, and its agent stays
+// Ready, with one server host stopped. The agents and the context reach
+// the first server: it is the one that is not stopped (see the notes).
+func TestPromoteHA(t *testing.T) {
+	e := setup(t)
+	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
+	image := machineImage(t, arch)
+	hosts := []string{"e2e-ha-s0", "e2e-ha-s1", "e2e-ha-s2", "e2e-ha-a0"}
+	key := sshKey(t)
+	text := "apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: promoha\nservers: 3\nagents: 1\nhosts:\n"
+	for i, h := range hosts {
+		startMachine(t, image, h, "--network", "podman", "--volume", "/var/lib")
+		ip := strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", h))
+		role, index := "server", i
+		if i == 3 {
+			role, index = "agent", 0
+		}
+		text += fmt.Sprintf("- {role: %s, index: %d, ssh: root@%s, keyFile: %s}\n", role, index, ip, key)
+	}
+	file := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := edgectlBinary(t)
+	edgectl := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := edgectl("promote", "apply", "-f", file)
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	t.Logf("apply:\n%s", lastLines(out, 8))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := promotedClient(t, e.kubeconfig, promote.ContextName("promoha"))
+	nodes := nodesByName(ctx, t, c)
+	for _, h := range hosts {
+		if n, ok := nodes[h]; !ok || !isReady(&n) {
+			t.Fatalf("node %s missing or not Ready", h)
+		}
+	}
+	podmanOut(t, "stop", "-t", "5", hosts[2])
+	// Writes need the etcd quorum (2 of 3); the agent keeps reporting.
+	err = wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "ha-", Namespace: "default"}}
+		_, err := c.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("no write with one server host stopped: %v", err)
+	}
+	// The node monitor marks the stopped server NotReady after its grace
+	// period (50 s); the agent stays Ready all along.
+	err = wait.PollUntilContextCancel(ctx, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		nodes := nodesByName(ctx, t, c)
+		if n := nodes[hosts[3]]; !isReady(&n) {
+			return false, fmt.Errorf("agent %s not Ready with one server host stopped", hosts[3])
+		}
+		n := nodes[hosts[2]]
+		return !isReady(&n), nil
+	})
+	if err != nil {
+		t.Fatalf("with one server host stopped: %v", err)
+	}
+	if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "ha-", Namespace: "default"}}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("write once the stopped server is NotReady: %v", err)
+	}
 }
