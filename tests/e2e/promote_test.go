@@ -148,12 +148,7 @@ func TestPromoteApply(t *testing.T) {
 	}
 	file := config(true)
 	bin := edgectlBinary(t)
-	edgectl := func(args ...string) (string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	edgectl := kubeconfigRunner(bin, e.kubeconfig)
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command("podman", "exec", hosts[0], "sh", "-c", "kubectl --kubeconfig /etc/edgelet/edgelet.yaml get pods -A -o wide; kubectl --kubeconfig /etc/edgelet/edgelet.yaml describe pods -n kube-system | tail -40").CombinedOutput()
@@ -297,6 +292,17 @@ func TestPromoteApply(t *testing.T) {
 		if left := leftovers(t, h); left != "" {
 			t.Errorf("reset left on %s:\n%s", h, left)
 		}
+	}
+}
+
+// kubeconfigRunner runs the edgectl binary bin with $KUBECONFIG set to
+// kubeconfig, and returns its output.
+func kubeconfigRunner(bin, kubeconfig string) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
 	}
 }
 
@@ -522,12 +528,7 @@ func TestPromoteHA(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := edgectlBinary(t)
-	edgectl := func(args ...string) (string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	edgectl := kubeconfigRunner(bin, e.kubeconfig)
 	out, err := edgectl("promote", "apply", "-f", file)
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
