@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -15,8 +16,19 @@ import (
 // skipDirs are parts of the source tree that never reach the node image.
 var skipDirs = map[string]bool{".git": true, "docs": true, "tests": true, "bin": true, ".ci": true, "_output": true}
 
+// edgectlOnly are packages of edgectl that no program of the node image or
+// the bundle is built from (TestEdgectlOnly checks it against go list): a
+// change there is not a new edgelet version, so promote does not roll the
+// nodes for it.
+var edgectlOnly = []string{
+	"cmd/edgectl", "pkg/cmd", "pkg/promote", "pkg/chartci", "pkg/cluster", "pkg/board",
+	"pkg/registry", "pkg/apis/config", "internal/cli", "internal/remote", "internal/sshaddr",
+	"internal/hostport", "internal/runtime", "internal/errors",
+}
+
 // sourceFiles lists, relative to root, the files whose content decides the
-// node image: Go sources (not tests), module files, and node-image/.
+// node image: Go sources (not tests, not edgectl's own), module files, and
+// node-image/.
 func sourceFiles(root string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -25,7 +37,7 @@ func sourceFiles(root string) ([]string, error) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		if d.IsDir() {
-			if skipDirs[d.Name()] && rel != "." {
+			if (skipDirs[d.Name()] && rel != ".") || slices.Contains(edgectlOnly, filepath.ToSlash(rel)) {
 				return filepath.SkipDir
 			}
 			return nil

@@ -2,8 +2,10 @@ package nodeimage
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,6 +32,32 @@ func TestGoBuildArgs(t *testing.T) {
 	for _, want := range []string{"-o /out/node/", "-tags no_btrfs", "version.Version=" + ContainerdVersion, "-s -w"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("containerd build lacks %q: %s", want, args)
+		}
+	}
+}
+
+// TestEdgectlOnly: no package that edgelet or a system image is built from
+// is left out of the build inputs' hash.
+func TestEdgectlOnly(t *testing.T) {
+	const module = "github.com/edgectl/edgectl/"
+	for _, tags := range [][]string{EdgeletTags, append(slices.Clone(EdgeletTags), AgentTag)} {
+		cmd := exec.Command("go", "list", "-deps", "-tags", strings.Join(tags, ","), "./cmd/edgelet", "./images/pause", "./images/echo")
+		cmd.Dir = filepath.Join("..", "..", "..")
+		cmd.Env = append(os.Environ(), "GOOS=linux")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			rel, ok := strings.CutPrefix(pkg, module)
+			if !ok {
+				continue
+			}
+			for _, skip := range edgectlOnly {
+				if rel == skip || strings.HasPrefix(rel, skip+"/") {
+					t.Errorf("edgelet (tags %v) is built from %s, which the build inputs leave out (edgectlOnly)", tags, pkg)
+				}
+			}
 		}
 	}
 }
