@@ -252,6 +252,9 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 	case ActionNone:
 		return nil
 	case ActionConfig:
+		if err := runHooks(ctx, h, "apply", "before"); err != nil {
+			return err
+		}
 		files := map[string][]byte{}
 		for _, p := range h.plan.Changed {
 			files[p] = h.files[p]
@@ -269,9 +272,12 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 				return err
 			}
 		}
-		verb := "Installing"
+		verb, hook := "Installing", "apply"
 		if h.plan.Action == ActionUpgrade {
-			verb = "Upgrading"
+			verb, hook = "Upgrading", "upgrade"
+		}
+		if err := runHooks(ctx, h, hook, "before"); err != nil {
+			return err
 		}
 		a.status.Start(fmt.Sprintf("%s the linux/%s %s on %s (%s)", verb, h.arch, h.spec.Role, name, h.conn.Target.Host))
 		j := board.Join{Cluster: a.cfg.Name, Node: name, Arch: h.arch, Role: h.spec.Role, Token: token, Files: h.files}
@@ -287,12 +293,42 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 	if err := a.waitReady(ctx, h, lease); err != nil {
 		return err
 	}
+	hook := "apply"
+	if h.plan.Action == ActionUpgrade {
+		hook = "upgrade"
+	}
+	if err := runHooks(ctx, h, hook, "after"); err != nil {
+		return err
+	}
 	if h.plan.Action == ActionUpgrade {
 		if _, err := a.kubectl(ctx, "uncordon", name); err != nil {
 			return err
 		}
 	}
 	a.status.End(true)
+	return nil
+}
+
+// runHooks runs the host's hooks of action (apply, upgrade, reset) at
+// when (before, after), one at a time; the first that fails stops them.
+func runHooks(ctx context.Context, h *host, action, when string) error {
+	return runHostHooks(ctx, h.conn, h.spec, action, when)
+}
+
+func runHostHooks(ctx context.Context, c *remote.Host, spec v1alpha1.Host, action, when string) error {
+	if spec.Hooks == nil {
+		return nil
+	}
+	points := map[string]v1alpha1.HookPoints{"apply": spec.Hooks.Apply, "upgrade": spec.Hooks.Upgrade, "reset": spec.Hooks.Reset}[action]
+	cmds := points.Before
+	if when == "after" {
+		cmds = points.After
+	}
+	for _, cmd := range cmds {
+		if out, err := c.Run(ctx, "sh -c "+remote.Quote(cmd), nil); err != nil {
+			return fmt.Errorf("%s:%d: the %s hook (%s) %s failed on %s: %w\n%s", spec.Role, spec.Index, action, when, remote.Quote(cmd), c.Target, err, strings.TrimSpace(out))
+		}
+	}
 	return nil
 }
 

@@ -80,7 +80,15 @@ func resetHost(ctx context.Context, spec v1alpha1.Host) HostReset {
 		return r
 	}
 	defer c.Close()
+	if err := runHostHooks(ctx, c, spec, "reset", "before"); err != nil {
+		r.Error = err.Error()
+		return r
+	}
 	if r.Left, err = board.Uninstall(ctx, c); err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	if err := runHostHooks(ctx, c, spec, "reset", "after"); err != nil {
 		r.Error = err.Error()
 	}
 	return r

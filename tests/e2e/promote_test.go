@@ -125,6 +125,7 @@ func TestPromoteApply(t *testing.T) {
 	name := "promo"
 	// config is the file with both agents, or with agent 1 (and its host)
 	// left out.
+	keys := []string{key, key, key}
 	config := func(both bool) string {
 		text := fmt.Sprintf("apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: %s\nagents: %d\nnodes:\n- {role: agent, index: 0, labels: {site: shop}}\n", name, map[bool]int{true: 2, false: 1}[both])
 		if both {
@@ -136,8 +137,17 @@ func TestPromoteApply(t *testing.T) {
 			if i == 0 {
 				role, index = "server", 0
 			}
+			hooks := ""
+			if i == 1 {
+				// Agent 0 notes each hook it runs.
+				hooks = ", hooks: {"
+				for _, action := range []string{"apply", "upgrade", "reset"} {
+					hooks += fmt.Sprintf(`%s: {before: ["echo %s-before >>/var/tmp/hooks"], after: ["echo %s-after >>/var/tmp/hooks"]}, `, action, action, action)
+				}
+				hooks = strings.TrimSuffix(hooks, ", ") + "}"
+			}
 			if both || i < 2 {
-				text += fmt.Sprintf("- {role: %s, index: %d, ssh: root@%s, keyFile: %s}\n", role, index, ips[h], key)
+				text += fmt.Sprintf("- {role: %s, index: %d, ssh: root@%s, keyFile: %s%s}\n", role, index, ips[h], keys[i], hooks)
 			}
 		}
 		file := filepath.Join(t.TempDir(), "cluster.yaml")
@@ -160,8 +170,23 @@ func TestPromoteApply(t *testing.T) {
 		}
 	})
 
+	// A host that refuses the key: named, and nothing installed anywhere.
+	other, _ := newSSHKey(t, t.TempDir())
+	keys[2] = other
+	refused := config(true)
+	keys[2] = key
+	out, err := edgectl("promote", "apply", "-f", refused)
+	if want := "agent:1 (root@" + ips[hosts[2]] + ":22): "; err == nil || !strings.Contains(out, want) {
+		t.Errorf("apply with a host that refuses the key: err %v, want %q in:\n%s", err, want, out)
+	}
+	for _, h := range hosts {
+		if left := leftovers(t, h); left != "" {
+			t.Fatalf("apply with a refused key installed on %s:\n%s", h, left)
+		}
+	}
+
 	start := time.Now()
-	out, err := edgectl("promote", "apply", "-f", file, "--wait", "3m")
+	out, err = edgectl("promote", "apply", "-f", file, "--wait", "3m")
 	first := time.Since(start)
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
@@ -288,6 +313,9 @@ func TestPromoteApply(t *testing.T) {
 		t.Fatalf("reset: %v\n%s", err, out)
 	}
 	t.Logf("reset:\n%s", out)
+	if got, want := machineSh(t, hosts[1], "cat /var/tmp/hooks"), "apply-before\napply-after\nupgrade-before\nupgrade-after\nreset-before\nreset-after\n"; got != want {
+		t.Errorf("agent 0's hooks ran:\n%swant:\n%s", got, want)
+	}
 	for _, h := range hosts {
 		if left := leftovers(t, h); left != "" {
 			t.Errorf("reset left on %s:\n%s", h, left)

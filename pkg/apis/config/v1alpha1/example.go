@@ -51,6 +51,7 @@ nodes: []
 hosts: []
 # - {role: server, index: 0, ssh: root@192.168.1.10}
 # - {role: agent, index: 0, ssh: pi@192.168.1.21, keyFile: ~/.ssh/id_ed25519, labels: {board: pi4}}
+#   hooks: {apply: {before: ["systemctl stop unattended-upgrades"]}}   # also upgrade, reset; before, after
 
 # Extra edgelet flags for every server / every agent.
 serverArgs: []

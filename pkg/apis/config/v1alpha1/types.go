@@ -154,6 +154,26 @@ type Host struct {
 	Bastion string `json:"bastion,omitempty"`
 	// Labels are added to this node's (nodes[].labels) on the host only.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Hooks are shell commands promote runs on the host, as root.
+	Hooks *Hooks `json:"hooks,omitempty"`
+}
+
+// Hooks are commands run on a host before and after promote does
+// something there; a command that fails stops promote (a before hook:
+// before the host is changed).
+type Hooks struct {
+	// Apply: around the install of the host, or the rewrite of its files.
+	Apply HookPoints `json:"apply,omitempty"`
+	// Upgrade: around its upgrade (after the drain, before the uncordon).
+	Upgrade HookPoints `json:"upgrade,omitempty"`
+	// Reset: around its reset (or its prune).
+	Reset HookPoints `json:"reset,omitempty"`
+}
+
+// HookPoints are the commands before and after one action.
+type HookPoints struct {
+	Before []string `json:"before,omitempty"`
+	After  []string `json:"after,omitempty"`
 }
 
 // DeepCopy returns a copy of c that shares nothing with it.
