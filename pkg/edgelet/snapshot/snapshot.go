@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite" (kine's own, without cgo)
+
+	"github.com/edgectl/edgectl/internal/fsutil"
 )
 
 // Paths of a server's datastore.
@@ -98,7 +99,7 @@ func Restore(p Paths, file string) error {
 		return err
 	}
 	tmp := p.db() + ".restore"
-	if err := copyFile(file, tmp); err != nil {
+	if err := fsutil.CopyFile(file, tmp); err != nil {
 		return err
 	}
 	// The WAL and shared-memory files belong to the database being replaced.
@@ -122,21 +123,4 @@ func checkSnapshot(file string) error {
 		return fmt.Errorf("%s is not an edgelet snapshot: %w", file, err)
 	}
 	return nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
