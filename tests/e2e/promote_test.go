@@ -598,3 +598,53 @@ func TestPromoteHA(t *testing.T) {
 		t.Errorf("write once the stopped server is NotReady: %v", err)
 	}
 }
+
+// TestPromoteKit (issue 17): `promote bundle` writes an offline kit; on
+// hosts that edgectl never connects to, its scripts (server first) make a
+// cluster whose Nodes, named after the hosts, are Ready.
+func TestPromoteKit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e")
+	}
+	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
+	image := machineImage(t, arch)
+	hosts := []string{"e2e-kit-s0", "e2e-kit-a0"}
+	ips := map[string]string{}
+	for _, h := range hosts {
+		startMachine(t, image, h, "--network", "podman", "--volume", "/var/lib")
+		ips[h] = strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", h))
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cluster.yaml")
+	text := fmt.Sprintf("apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: kit\nagents: 1\nnodes:\n- {role: agent, index: 0, labels: {site: offline}}\nhosts:\n- {role: server, index: 0, ssh: root@%s}\n- {role: agent, index: 0, ssh: root@%s}\n", ips[hosts[0]], ips[hosts[1]])
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kit := filepath.Join(dir, "kit")
+	out, err := edgectlRunner(t)("promote", "bundle", "-f", file, "-o", kit)
+	if err != nil {
+		t.Fatalf("promote bundle: %v\n%s", err, out)
+	}
+	t.Logf("kit:\n%s", out)
+	readme, _ := os.ReadFile(filepath.Join(kit, "README"))
+	if !strings.Contains(string(readme), "sh 'server-0.sh'") || !strings.Contains(string(readme), "sh 'agent-0.sh'") {
+		t.Errorf("README does not say what to run:\n%s", readme)
+	}
+	for i, h := range hosts {
+		podmanOut(t, "cp", kit, h+":/root/kit")
+		script := []string{"server-0.sh", "agent-0.sh"}[i]
+		if out, err := exec.Command("podman", "exec", h, "sh", "/root/kit/"+script).CombinedOutput(); err != nil {
+			t.Fatalf("%s on %s: %v\n%s", script, h, err, out)
+		}
+	}
+	get := "kubectl --kubeconfig /etc/edgelet/edgelet.yaml get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.metadata.labels.site}{\"\\n\"}{end}'"
+	want := hosts[0] + " True \n" + hosts[1] + " True offline\n"
+	var got string
+	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); time.Sleep(3 * time.Second) {
+		o, _ := exec.Command("podman", "exec", hosts[0], "sh", "-c", get+" | sort -r").CombinedOutput()
+		if got = string(o); got == want {
+			return
+		}
+	}
+	t.Errorf("nodes of the kit's cluster:\n%q\nwant:\n%q", got, want)
+}

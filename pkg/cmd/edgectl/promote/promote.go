@@ -4,6 +4,7 @@ package promote
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 servers) over SSH: the same file that ` + "`edgectl cluster create --config`" + ` runs in
 containers, whose hosts section names the machine of each node.`,
 	}
-	cmd.AddCommand(newPlanCommand(deps), newApplyCommand(deps), newResetCommand(deps))
+	cmd.AddCommand(newPlanCommand(deps), newApplyCommand(deps), newResetCommand(deps), newBundleCommand(deps))
 	return cmd
 }
 
@@ -183,6 +184,48 @@ named hosts are reset (their Nodes stay in the cluster until deleted).`,
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file to remove the context from (default: first of $KUBECONFIG, or ~/.kube/config)")
 	cmd.Flags().StringSliceVar(&hosts, "host", nil, "reset only these hosts of the file (ROLE:INDEX, repeatable)")
 	cmd.Flags().BoolVar(&force, "force", false, "confirm: the cluster and its data are removed")
+	return cmd
+}
+
+func newBundleCommand(deps cmdutil.Deps) *cobra.Command {
+	var file, dir string
+	cmd := &cobra.Command{
+		Use:   "bundle -f FILE -o DIR",
+		Short: "Write an offline kit of the config's cluster, for hosts edgectl cannot reach",
+		Long: `Write into DIR everything a site needs to install the config's cluster with no
+SSH from this machine and no network access: the board bundle of each platform
+and role the nodes need (nodes[].platform, agentPlatform), and per host a script,
+ROLE-INDEX.sh, that installs the bundle beside it and writes the node's config,
+token and role (a server's manifests too). README says the order: the first server,
+the other servers, the agents.
+
+The cluster's CA is made here, so the agents' join tokens pin it before any server
+runs: the kit holds the CA key and the join secret. Keep it private. Nodes are
+named after their hosts' hostnames, as apply names them; the agents reach the first
+server at its hosts entry's address.`,
+		Example: `  edgectl promote bundle -f cluster.yaml -o kit/
+  # on each host, as root, in README's order:
+  sh kit/server-0.sh`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(file, "table", deps)
+			if err != nil {
+				return err
+			}
+			files, err := promote.Kit(cmd.Context(), cfg, dir, deps.Logger())
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				fmt.Fprintln(deps.Streams.Out, filepath.Join(dir, f.Path))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "f", "", "cluster config file with a hosts section (- for stdin)")
+	cmd.Flags().StringVarP(&dir, "output", "o", "", "directory to write the kit into (made if missing)")
+	_ = cmd.MarkFlagRequired("config")
+	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }
 
