@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -110,7 +111,7 @@ func (a *applier) run(ctx context.Context) error {
 			agents = append(agents, h)
 			continue
 		}
-		if err := a.applyHost(ctx, h, secret); err != nil {
+		if err := a.applyHost(ctx, h, secret, a.status); err != nil {
 			return err
 		}
 	}
@@ -126,10 +127,14 @@ func (a *applier) run(ctx context.Context) error {
 			if h.plan.Action == ActionUpgrade {
 				continue
 			}
+			// Each its own steps (no spinner), so that each says its time.
+			st := cli.NewStatus(struct{ io.Writer }{a.log.Writer()})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = a.applyHost(ctx, h, token)
+				if errs[i] = a.applyHost(ctx, h, token, st); errs[i] != nil {
+					st.End(false)
+				}
 			}()
 		}
 		wg.Wait()
@@ -138,7 +143,7 @@ func (a *applier) run(ctx context.Context) error {
 				return errs[i]
 			}
 			if h.plan.Action == ActionUpgrade {
-				if err := a.applyHost(ctx, h, token); err != nil {
+				if err := a.applyHost(ctx, h, token, a.status); err != nil {
 					return err
 				}
 			}
@@ -246,7 +251,7 @@ func (a *applier) serverSecret(ctx context.Context) (string, error) {
 
 // applyHost does the host's action; token is what its token file gets
 // when it is installed.
-func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
+func (a *applier) applyHost(ctx context.Context, h *host, token string, st *cli.Status) error {
 	name := h.plan.Hostname
 	switch h.plan.Action {
 	case ActionNone:
@@ -262,7 +267,7 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 		if _, ok := files[board.TokenFile]; ok {
 			files[board.TokenFile] = []byte(token + "\n")
 		}
-		a.status.Start(fmt.Sprintf("Writing %s on %s", strings.Join(h.plan.Changed, ", "), name))
+		st.Start(fmt.Sprintf("Writing %s on %s", strings.Join(h.plan.Changed, ", "), name))
 		if err := board.Configure(ctx, h.conn, files, true); err != nil {
 			return err
 		}
@@ -279,7 +284,7 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 		if err := runHooks(ctx, h, hook, "before"); err != nil {
 			return err
 		}
-		a.status.Start(fmt.Sprintf("%s the linux/%s %s on %s (%s)", verb, h.arch, h.spec.Role, name, h.conn.Target.Host))
+		st.Start(fmt.Sprintf("%s the linux/%s %s on %s (%s)", verb, h.arch, h.spec.Role, name, h.conn.Target.Host))
 		j := board.Join{Cluster: a.cfg.Name, Node: name, Arch: h.arch, Role: h.spec.Role, Token: token, Files: h.files}
 		j.Config = h.files[board.ConfigFile]
 		if err := board.Install(ctx, h.conn, j, a.bundles[h.arch+"/"+bundleRole(h.spec.Role)]); err != nil {
@@ -288,8 +293,8 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 	}
 	// The restarted node's last lease renewal is still the stopped one's.
 	lease, _ := a.nodeState(ctx, name)
-	a.status.End(true)
-	a.status.Start(fmt.Sprintf("Waiting ≤ %s for %s to be Ready", a.opts.Wait, name))
+	st.End(true)
+	st.Start(fmt.Sprintf("Waiting ≤ %s for %s to be Ready", a.opts.Wait, name))
 	if err := a.waitReady(ctx, h, lease); err != nil {
 		return err
 	}
@@ -305,7 +310,7 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string) error {
 			return err
 		}
 	}
-	a.status.End(true)
+	st.End(true)
 	return nil
 }
 
