@@ -75,6 +75,13 @@ func newAgentCommand() *cobra.Command {
 			if err := cfg.Complete(); err != nil {
 				return err
 			}
+			if len(cfg.Agent.Servers) > 0 {
+				local, err := agent.ServeServerProxy(ctx, append([]string{cfg.Agent.Server}, cfg.Agent.Servers...))
+				if err != nil {
+					return err
+				}
+				cfg.Agent.Server = local
+			}
 			creds, err := agent.Join(ctx, &cfg.Agent)
 			if err != nil {
 				return err

@@ -27,6 +27,9 @@ type Agent struct {
 	NodeLabels     []string
 	NodeTaints     []string
 	Server         string // https://host:6443 of a server; empty on a server's own agent
+	// Servers are the other servers an agent fails over to (through a local
+	// proxy).
+	Servers        []string
 	Token          string
 	ClusterCIDR    string
 	FlannelBackend string
@@ -84,7 +87,7 @@ func FromNode(nc *nodev1.NodeConfig) (*Server, error) {
 	return &Server{
 		Agent: Agent{
 			DataDir: nc.DataDir, NodeName: nc.NodeName, NodeIP: nc.NodeIP, NodeExternalIP: nc.NodeExternalIP,
-			NodeLabels: labels, NodeTaints: nc.Taints, Server: nc.Server, Token: tok,
+			NodeLabels: labels, NodeTaints: nc.Taints, Server: nc.Server, Servers: nc.Servers, Token: tok,
 			ClusterCIDR: nc.ClusterCIDR, FlannelBackend: nc.FlannelBackend, ServiceCIDR: nc.ServiceCIDR, ClusterDNS: nc.ClusterDNS, ClusterDomain: nc.ClusterDomain,
 			SandboxImage: nc.PauseImage, KubeletArgs: nc.Args.Kubelet, KubeProxyArgs: nc.Args.KubeProxy,
 			Mirrors: nc.Mirrors, MirrorServers: nc.MirrorServers, Tunnel: nc.Tunnel,

@@ -33,6 +33,10 @@ type NodeConfig struct {
 	// Server is https://HOST:6443 of a server to join: required for an
 	// agent, and for a server that joins an embedded etcd cluster.
 	Server string `json:"server,omitempty"`
+	// Servers are the other servers (https://HOST:PORT) an agent fails over
+	// to: it then reaches the API through a local proxy (127.0.0.1:6444)
+	// over Server and these, each tried in turn when one does not answer.
+	Servers []string `json:"servers,omitempty"`
 	// Token is the join secret: a server's shared secret, or the full join
 	// token (DATA_DIR/server/token of a server) for an agent. TokenFile
 	// names a file that holds it instead, and wins when both are set.

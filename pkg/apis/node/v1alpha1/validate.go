@@ -62,6 +62,14 @@ func (c *NodeConfig) Validate() error {
 	if c.Server != "" && !strings.HasPrefix(c.Server, "https://") {
 		add("server %q: must be https://HOST:PORT", c.Server)
 	}
+	for _, s := range c.Servers {
+		if !strings.HasPrefix(s, "https://") {
+			add("servers: %q must be https://HOST:PORT", s)
+		}
+	}
+	if len(c.Servers) > 0 && (c.Role != RoleAgent || c.Tunnel) {
+		add("servers: only an agent without a tunnel takes them")
+	}
 	if c.HTTPSPort < 1 || c.HTTPSPort > 65535 {
 		add("httpsPort %d: must be between 1 and 65535", c.HTTPSPort)
 	}
