@@ -67,15 +67,9 @@ func Kit(ctx context.Context, cfg *v1alpha1.Cluster, dir string, lg *log.Logger)
 	agentToken := token.FromSecret(secret)
 	agentToken.CAHash = hash
 
-	first := ""
-	for _, h := range cfg.Hosts {
-		if h.Role == cluster.RoleServer && h.Index == 0 {
-			t, err := Target(h)
-			if err != nil {
-				return nil, err
-			}
-			first = t.Host
-		}
+	servers, err := serverHosts(cfg)
+	if err != nil {
+		return nil, err
 	}
 	specs := slices.Clone(cfg.Hosts)
 	slices.SortStableFunc(specs, func(a, b v1alpha1.Host) int { return hostOrder(a) - hostOrder(b) })
@@ -89,15 +83,9 @@ func Kit(ctx context.Context, cfg *v1alpha1.Cluster, dir string, lg *log.Logger)
 		ref := fmt.Sprintf("%s:%d", h.Role, h.Index)
 		arch := strings.TrimPrefix(cfg.Platform(h.Role, h.Index), "linux/")
 		// No name: edgelet takes the host's hostname.
-		hn, err := cluster.PlanHostNode(cfg, h.Role, h.Index, "", first, []string{t.Host})
+		hn, err := hostNode(cfg, h, "", servers, []string{t.Host})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)
-		}
-		for k, v := range h.Labels {
-			if hn.Config.Labels == nil {
-				hn.Config.Labels = map[string]string{}
-			}
-			hn.Config.Labels[k] = v
 		}
 		conf, err := hn.Config.Marshal()
 		if err != nil {

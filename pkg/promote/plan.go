@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -274,23 +275,20 @@ func bundleRole(role string) string {
 func planFiles(ctx context.Context, cfg *v1alpha1.Cluster, hosts []*host) []error {
 	var errs []error
 	names := map[string]string{}
-	first := hosts[0].conn.Target.Host
+	servers, err := serverHosts(cfg)
+	if err != nil {
+		return []error{err}
+	}
 	for _, h := range hosts {
 		if other, ok := names[h.plan.Hostname]; ok {
 			errs = append(errs, fmt.Errorf("%s (%s): its hostname %q is also %s's: Nodes are named after their hosts, so give each host its own name (hostnamectl set-hostname)", h.plan.Node, h.plan.SSH, h.plan.Hostname, other))
 			continue
 		}
 		names[h.plan.Hostname] = h.plan.Node
-		hn, err := cluster.PlanHostNode(cfg, h.spec.Role, h.spec.Index, h.plan.Hostname, first, []string{h.conn.Target.Host, h.plan.Hostname})
+		hn, err := hostNode(cfg, h.spec, h.plan.Hostname, servers, []string{h.conn.Target.Host, h.plan.Hostname})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", h.plan.Node, err))
 			continue
-		}
-		for k, v := range h.spec.Labels {
-			if hn.Config.Labels == nil {
-				hn.Config.Labels = map[string]string{}
-			}
-			hn.Config.Labels[k] = v
 		}
 		conf, err := hn.Config.Marshal()
 		if err != nil {
@@ -323,6 +321,45 @@ func planFiles(ctx context.Context, cfg *v1alpha1.Cluster, hosts []*host) []erro
 		}
 	}
 	return errs
+}
+
+// serverHosts are the addresses of the servers' hosts, by index: agents
+// reach the first, and fail over to the others.
+func serverHosts(cfg *v1alpha1.Cluster) ([]string, error) {
+	addrs := make([]string, cfg.Servers)
+	for _, h := range cfg.Hosts {
+		if h.Role != cluster.RoleServer || h.Index >= len(addrs) {
+			continue
+		}
+		t, err := Target(h)
+		if err != nil {
+			return nil, err
+		}
+		addrs[h.Index] = t.Host
+	}
+	return addrs, nil
+}
+
+// hostNode is what the host of spec runs, as node name ("": its hostname,
+// which edgelet takes): the config's node settings and the host's labels;
+// an agent of several servers fails over between them.
+func hostNode(cfg *v1alpha1.Cluster, spec v1alpha1.Host, name string, servers, sans []string) (cluster.HostNode, error) {
+	hn, err := cluster.PlanHostNode(cfg, spec.Role, spec.Index, name, servers[0], sans)
+	if err != nil {
+		return hn, err
+	}
+	for k, v := range spec.Labels {
+		if hn.Config.Labels == nil {
+			hn.Config.Labels = map[string]string{}
+		}
+		hn.Config.Labels[k] = v
+	}
+	if spec.Role == cluster.RoleAgent {
+		for _, s := range servers[1:] {
+			hn.Config.Servers = append(hn.Config.Servers, "https://"+net.JoinHostPort(s, strconv.Itoa(cluster.APIPort)))
+		}
+	}
+	return hn, nil
 }
 
 // decide is the action for a host that runs edgelet version installed

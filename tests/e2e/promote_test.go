@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/promote"
@@ -444,9 +445,16 @@ func deployProbe(ctx context.Context, t *testing.T, c kubernetes.Interface, ns s
 // promotedClient is a client of a context of the kubeconfig file.
 func promotedClient(t *testing.T, kubeconfig, context string) kubernetes.Interface {
 	t.Helper()
+	return clientVia(t, kubeconfig, context, "")
+}
+
+// clientVia is a client of a context of the kubeconfig file that talks to
+// server ("": the context's).
+func clientVia(t *testing.T, kubeconfig, context, server string) kubernetes.Interface {
+	t.Helper()
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+		&clientcmd.ConfigOverrides{CurrentContext: context, ClusterInfo: clientcmdapi.Cluster{Server: server}}).ClientConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,19 +540,21 @@ func diffLines(a, b string) string {
 }
 
 // TestPromoteHA (issue 17, acceptance 5): 3 servers (embedded etcd) and 1
-// agent on machines; the cluster still takes writes, and its agent stays
-// Ready, with one server host stopped. The agents and the context reach
-// the first server: it is the one that is not stopped (see the notes).
+// agent on machines; with the first server's host stopped (the one the
+// agent joined), the cluster still takes writes on another server and the
+// agent stays Ready: it fails over through its local server proxy.
 func TestPromoteHA(t *testing.T) {
 	e := setup(t)
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	image := machineImage(t, arch)
 	hosts := []string{"e2e-ha-s0", "e2e-ha-s1", "e2e-ha-s2", "e2e-ha-a0"}
 	key := sshKey(t)
+	var ips []string
 	text := "apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: promoha\nservers: 3\nagents: 1\nhosts:\n"
 	for i, h := range hosts {
 		startMachine(t, image, h, "--network", "podman", "--volume", "/var/lib")
 		ip := strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", h))
+		ips = append(ips, ip)
 		role, index := "server", i
 		if i == 3 {
 			role, index = "agent", 0
@@ -571,7 +581,10 @@ func TestPromoteHA(t *testing.T) {
 			t.Fatalf("node %s missing or not Ready", h)
 		}
 	}
-	podmanOut(t, "stop", "-t", "5", hosts[2])
+	// The first server goes: the agents fail over to the others (their
+	// local proxy), and the API answers on server 1.
+	podmanOut(t, "stop", "-t", "5", hosts[0])
+	c = clientVia(t, e.kubeconfig, promote.ContextName("promoha"), "https://"+ips[1]+":6443")
 	// Writes need the etcd quorum (2 of 3); the agent keeps reporting.
 	err = wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "ha-", Namespace: "default"}}
@@ -583,13 +596,21 @@ func TestPromoteHA(t *testing.T) {
 	}
 	// The node monitor marks the stopped server NotReady after its grace
 	// period (50 s); the agent stays Ready all along.
+	agentDown := false
 	err = wait.PollUntilContextCancel(ctx, 5*time.Second, true, func(ctx context.Context) (bool, error) {
-		nodes := nodesByName(ctx, t, c)
-		if n := nodes[hosts[3]]; !isReady(&n) {
-			return false, fmt.Errorf("agent %s not Ready with one server host stopped", hosts[3])
+		list, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
 		}
-		n := nodes[hosts[2]]
-		return !isReady(&n), nil
+		ready := map[string]bool{}
+		for _, n := range list.Items {
+			ready[n.Name] = isReady(&n)
+		}
+		if !ready[hosts[3]] && !agentDown {
+			agentDown = true
+			t.Errorf("agent %s not Ready with the first server host stopped", hosts[3])
+		}
+		return !ready[hosts[0]] && ready[hosts[3]], nil
 	})
 	if err != nil {
 		t.Fatalf("with one server host stopped: %v", err)
