@@ -57,10 +57,6 @@ func PlanHostNode(cfg *v1alpha1.Cluster, role string, i int, name, first string,
 	return hn, nil
 }
 
-// Datastore says where the servers of cfg keep the cluster's data: sqlite,
-// etcd or external.
-func Datastore(cfg *v1alpha1.Cluster) string { return datastoreOf(cfg) }
-
 // RandomToken is a new servers' shared secret.
 func RandomToken() (string, error) { return randomToken() }
 
@@ -78,11 +74,6 @@ func KubeconfigFor(raw []byte, context, server string) (*clientcmdapi.Config, er
 // CoreDNS; progress is told what it waits for.
 func WaitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout time.Duration, progress func(string)) error {
 	return waitUsable(ctx, kc, want, timeout, progress)
-}
-
-// WaitNodeReady waits, within timeout, for the Node called name to be Ready.
-func WaitNodeReady(ctx context.Context, kc *clientcmdapi.Config, name string, timeout time.Duration) error {
-	return waitNodeReady(ctx, kc, name, timeout)
 }
 
 // MergeKubeconfigFile writes kc's context into the kubeconfig file (""

@@ -253,11 +253,16 @@ func (a *applier) serverSecret(ctx context.Context) (string, error) {
 // when it is installed.
 func (a *applier) applyHost(ctx context.Context, h *host, token string, st *cli.Status) error {
 	name := h.plan.Hostname
-	switch h.plan.Action {
-	case ActionNone:
+	if h.plan.Action == ActionNone {
 		return nil
+	}
+	verb, hook := "Installing", "apply"
+	if h.plan.Action == ActionUpgrade {
+		verb, hook = "Upgrading", "upgrade"
+	}
+	switch h.plan.Action {
 	case ActionConfig:
-		if err := runHooks(ctx, h, "apply", "before"); err != nil {
+		if err := runHooks(ctx, h.conn, h.spec, hook, "before"); err != nil {
 			return err
 		}
 		files := map[string][]byte{}
@@ -277,11 +282,7 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string, st *cli.
 				return err
 			}
 		}
-		verb, hook := "Installing", "apply"
-		if h.plan.Action == ActionUpgrade {
-			verb, hook = "Upgrading", "upgrade"
-		}
-		if err := runHooks(ctx, h, hook, "before"); err != nil {
+		if err := runHooks(ctx, h.conn, h.spec, hook, "before"); err != nil {
 			return err
 		}
 		st.Start(fmt.Sprintf("%s the linux/%s %s on %s (%s)", verb, h.arch, h.spec.Role, name, h.conn.Target.Host))
@@ -298,11 +299,7 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string, st *cli.
 	if err := a.waitReady(ctx, h, lease); err != nil {
 		return err
 	}
-	hook := "apply"
-	if h.plan.Action == ActionUpgrade {
-		hook = "upgrade"
-	}
-	if err := runHooks(ctx, h, hook, "after"); err != nil {
+	if err := runHooks(ctx, h.conn, h.spec, hook, "after"); err != nil {
 		return err
 	}
 	if h.plan.Action == ActionUpgrade {
@@ -314,22 +311,11 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string, st *cli.
 	return nil
 }
 
-// runHooks runs the host's hooks of action (apply, upgrade, reset) at
-// when (before, after), one at a time; the first that fails stops them.
-func runHooks(ctx context.Context, h *host, action, when string) error {
-	return runHostHooks(ctx, h.conn, h.spec, action, when)
-}
-
-func runHostHooks(ctx context.Context, c *remote.Host, spec v1alpha1.Host, action, when string) error {
-	if spec.Hooks == nil {
-		return nil
-	}
-	points := map[string]v1alpha1.HookPoints{"apply": spec.Hooks.Apply, "upgrade": spec.Hooks.Upgrade, "reset": spec.Hooks.Reset}[action]
-	cmds := points.Before
-	if when == "after" {
-		cmds = points.After
-	}
-	for _, cmd := range cmds {
+// runHooks runs the hooks of spec's host for action (apply, upgrade,
+// reset) at when (before, after), one at a time; the first that fails
+// stops them.
+func runHooks(ctx context.Context, c *remote.Host, spec v1alpha1.Host, action, when string) error {
+	for _, cmd := range spec.Hooks.Commands(action, when) {
 		if out, err := c.Run(ctx, "sh -c "+remote.Quote(cmd), nil); err != nil {
 			return fmt.Errorf("%s:%d: the %s hook (%s) %s failed on %s: %w\n%s", spec.Role, spec.Index, action, when, remote.Quote(cmd), c.Target, err, strings.TrimSpace(out))
 		}

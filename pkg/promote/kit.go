@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/edgectl/edgectl/internal/fsutil"
@@ -71,8 +70,7 @@ func Kit(ctx context.Context, cfg *v1alpha1.Cluster, dir string, lg *log.Logger)
 	if err != nil {
 		return nil, err
 	}
-	specs := slices.Clone(cfg.Hosts)
-	slices.SortStableFunc(specs, func(a, b v1alpha1.Host) int { return hostOrder(a) - hostOrder(b) })
+	specs := ordered(cfg.Hosts)
 	var files []KitFile
 	bundles := map[string]bool{}
 	for _, h := range specs {
@@ -131,14 +129,6 @@ func Kit(ctx context.Context, cfg *v1alpha1.Cluster, dir string, lg *log.Logger)
 		return nil, err
 	}
 	return append(files, KitFile{Path: "README"}), nil
-}
-
-// hostOrder puts the servers first, by index, then the agents.
-func hostOrder(h v1alpha1.Host) int {
-	if h.Role == cluster.RoleServer {
-		return h.Index
-	}
-	return 1<<20 + h.Index
 }
 
 func kitReadme(name string, files []KitFile) string {

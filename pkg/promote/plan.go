@@ -125,17 +125,7 @@ func survey(ctx context.Context, cfg *v1alpha1.Cluster, prune bool) (*Plan, []*h
 	if err := cfg.ValidateHosts(); err != nil {
 		return nil, nil, err
 	}
-	specs := slices.Clone(cfg.Hosts)
-	slices.SortStableFunc(specs, func(a, b v1alpha1.Host) int {
-		ra, rb := a.Role != cluster.RoleServer, b.Role != cluster.RoleServer
-		if ra != rb {
-			if !ra {
-				return -1
-			}
-			return 1
-		}
-		return a.Index - b.Index
-	})
+	specs := ordered(cfg.Hosts)
 	plan := &Plan{Cluster: cfg.Name, Hosts: make([]HostPlan, len(specs))}
 	hosts := make([]*host, len(specs))
 	var wg sync.WaitGroup
@@ -211,6 +201,20 @@ func runKubectl(ctx context.Context, server *remote.Host, args ...string) (strin
 		cmd += " " + remote.Quote(arg)
 	}
 	return server.Run(ctx, cmd, nil)
+}
+
+// ordered are the hosts in the order promote works on them: the servers
+// by index (the first one first), then the agents.
+func ordered(hosts []v1alpha1.Host) []v1alpha1.Host {
+	order := func(h v1alpha1.Host) int {
+		if h.Role == cluster.RoleServer {
+			return h.Index
+		}
+		return 1<<20 + h.Index
+	}
+	out := slices.Clone(hosts)
+	slices.SortStableFunc(out, func(a, b v1alpha1.Host) int { return order(a) - order(b) })
+	return out
 }
 
 // probe connects to a host and runs the preflight; the connection is

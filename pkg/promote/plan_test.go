@@ -64,3 +64,26 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %+v %v", back, err)
 	}
 }
+
+func TestOrdered(t *testing.T) {
+	hosts := []v1alpha1.Host{{Role: "agent", Index: 1}, {Role: "server", Index: 1}, {Role: "agent", Index: 0}, {Role: "server", Index: 0}}
+	var got []string
+	for _, h := range ordered(hosts) {
+		got = append(got, h.Role+":"+string(rune('0'+h.Index)))
+	}
+	if strings.Join(got, " ") != "server:0 server:1 agent:0 agent:1" {
+		t.Errorf("ordered: %v", got)
+	}
+	if hosts[0].Role != "agent" {
+		t.Error("ordered changed its argument")
+	}
+}
+
+func TestHookCommands(t *testing.T) {
+	var none *v1alpha1.Hooks
+	h := &v1alpha1.Hooks{Upgrade: v1alpha1.HookPoints{Before: []string{"a"}, After: []string{"b"}}}
+	if none.Commands("apply", "before") != nil || h.Commands("apply", "before") != nil ||
+		strings.Join(h.Commands("upgrade", "before"), "") != "a" || strings.Join(h.Commands("upgrade", "after"), "") != "b" {
+		t.Error("Hooks.Commands")
+	}
+}

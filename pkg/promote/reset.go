@@ -80,7 +80,7 @@ func resetHost(ctx context.Context, spec v1alpha1.Host) HostReset {
 		return r
 	}
 	defer c.Close()
-	if err := runHostHooks(ctx, c, spec, "reset", "before"); err != nil {
+	if err := runHooks(ctx, c, spec, "reset", "before"); err != nil {
 		r.Error = err.Error()
 		return r
 	}
@@ -88,7 +88,7 @@ func resetHost(ctx context.Context, spec v1alpha1.Host) HostReset {
 		r.Error = err.Error()
 		return r
 	}
-	if err := runHostHooks(ctx, c, spec, "reset", "after"); err != nil {
+	if err := runHooks(ctx, c, spec, "reset", "after"); err != nil {
 		r.Error = err.Error()
 	}
 	return r

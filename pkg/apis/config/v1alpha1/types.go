@@ -176,6 +176,19 @@ type HookPoints struct {
 	After  []string `json:"after,omitempty"`
 }
 
+// Commands are the hooks of action (apply, upgrade, reset) to run when
+// (before, after); none for a nil h.
+func (h *Hooks) Commands(action, when string) []string {
+	if h == nil {
+		return nil
+	}
+	p := map[string]HookPoints{"apply": h.Apply, "upgrade": h.Upgrade, "reset": h.Reset}[action]
+	if when == "after" {
+		return p.After
+	}
+	return p.Before
+}
+
 // DeepCopy returns a copy of c that shares nothing with it.
 func (c *Cluster) DeepCopy() *Cluster {
 	data, err := json.Marshal(c)
