@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgectl/edgectl/internal/remote"
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
 // Join is what a host is given to run a node.
@@ -29,10 +30,10 @@ type Join struct {
 	Files map[string][]byte
 }
 
-// Node files on a host.
+// Node files on a host: edgelet's defaults, and the role its unit reads.
 const (
-	ConfigFile = "/etc/edgelet/config.yaml"
-	TokenFile  = "/etc/edgelet/token"
+	ConfigFile = nodev1.DefaultConfigPath
+	TokenFile  = nodev1.DefaultTokenFile
 	RoleFile   = "/etc/edgelet/role"
 )
 
@@ -53,7 +54,7 @@ func (j Join) HostFiles() map[string][]byte {
 
 var joinScript = template.Must(template.New("join").Parse(`#!/bin/sh
 # Joins this host to edgectl cluster {{.Cluster}} as node {{.Node}} (linux/{{.Arch}}).
-# Written by ` + "`edgectl node join --print`" + `. It holds the cluster's join token: keep it private.
+# Written by ` + "`edgectl node join --print` or `edgectl promote bundle`" + `. It holds the cluster's join token: keep it private.
 # Run it as root next to the bundle (or set BUNDLE=FILE):
 #   edgectl bundle build --platform linux/{{.Arch}} --role {{.Role}} -o {{.BundleFile}}
 # Running it again re-installs and restarts the node, with the same identity.
@@ -106,14 +107,9 @@ func writeFiles(files map[string][]byte) string {
 }
 
 // Configure writes files on the host (the ones a plan found changed) and
-// restarts edgelet when restart, or when it is not running.
-func Configure(ctx context.Context, h *remote.Host, files map[string][]byte, restart bool) error {
-	when := "! systemctl is-active -q edgelet"
-	if restart {
-		when = "true"
-	}
-	script := "set -eu\n" + writeFiles(files) +
-		"if " + when + "; then systemctl enable edgelet >/dev/null 2>&1; systemctl restart edgelet; fi\n"
+// restarts edgelet.
+func Configure(ctx context.Context, h *remote.Host, files map[string][]byte) error {
+	script := "set -eu\n" + writeFiles(files) + "systemctl enable edgelet >/dev/null 2>&1\nsystemctl restart edgelet\n"
 	if _, err := h.Run(ctx, "sh -s", strings.NewReader(script)); err != nil {
 		return fmt.Errorf("configure %s: %w", h.Target, err)
 	}

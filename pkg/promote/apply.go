@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgectl/edgectl/internal/cli"
+	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/remote"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
@@ -75,7 +76,7 @@ func Apply(ctx context.Context, cfg *v1alpha1.Cluster, opts ApplyOptions) (*Appl
 	}()
 	res := &ApplyResult{Plan: plan}
 	if err != nil {
-		return res, err
+		return res, edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "fix the hosts named, or their entries in the file, and apply again", err)
 	}
 	a := &applier{cfg: cfg, plan: plan, opts: opts, log: lg, status: cli.NewStatus(lg.Writer()), hosts: hosts, first: hosts[0]}
 	if err := a.run(ctx); err != nil {
@@ -273,7 +274,7 @@ func (a *applier) applyHost(ctx context.Context, h *host, token string, st *cli.
 			files[board.TokenFile] = []byte(token + "\n")
 		}
 		st.Start(fmt.Sprintf("Writing %s on %s", strings.Join(h.plan.Changed, ", "), name))
-		if err := board.Configure(ctx, h.conn, files, true); err != nil {
+		if err := board.Configure(ctx, h.conn, files); err != nil {
 			return err
 		}
 	case ActionInstall, ActionUpgrade:

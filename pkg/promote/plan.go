@@ -119,8 +119,10 @@ func (h *host) server() bool { return h.spec.Role == cluster.RoleServer }
 
 // survey connects to every host at once, runs the preflight, and plans
 // each: the files it should have against the ones it has. The hosts are
-// returned connected (close them), in the config's order, the first
-// server first.
+// returned connected (close them), in the order apply works on them
+// (ordered). The Nodes to prune are listed when the first server runs;
+// when its API does not answer, that is an error only if prune asks for
+// them.
 func survey(ctx context.Context, cfg *v1alpha1.Cluster, prune bool) (*Plan, []*host, error) {
 	if err := cfg.ValidateHosts(); err != nil {
 		return nil, nil, err
@@ -152,7 +154,7 @@ func survey(ctx context.Context, cfg *v1alpha1.Cluster, prune bool) (*Plan, []*h
 	}
 	if hosts[0].plan.Installed != "" {
 		var err error
-		if plan.Prune, err = removed(ctx, hosts); err != nil {
+		if plan.Prune, err = removed(ctx, hosts); err != nil && prune {
 			return plan, hosts, err
 		}
 	}

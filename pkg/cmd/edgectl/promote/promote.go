@@ -2,6 +2,7 @@
 package promote
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -117,7 +118,15 @@ finished by running it again.`,
 				if res != nil && res.Plan != nil && res.Context == "" && output != "json" {
 					res.Plan.Print(deps.Streams.ErrOut)
 				}
-				return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "fix what is named and apply again: an apply finishes what an earlier one started", err)
+				var planned *edgeerrors.Error
+				if errors.As(err, &planned) {
+					return err // the plan refused: nothing was changed
+				}
+				kind := edgeerrors.KindGeneric
+				if errors.Is(err, context.DeadlineExceeded) {
+					kind = edgeerrors.KindTimeout
+				}
+				return edgeerrors.Wrap(kind, "fix what is named and apply again: an apply finishes what an earlier one started", err)
 			}
 			if output == "json" {
 				return cmdutil.PrintJSON(deps.Streams.Out, res)
