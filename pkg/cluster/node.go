@@ -59,10 +59,10 @@ func (p *Provider) AddNode(ctx context.Context, opts AddNodeOptions) (string, er
 	if (role == RoleServer && next > maxServerIndex) || next > maxAgentIndex {
 		return "", edgeerrors.New(edgeerrors.KindInvalidConfig, "", "cluster %q has no free %s address left (index %d)", opts.Cluster, role, next)
 	}
-	if role == RoleServer && datastoreOf(old) != DatastoreEtcd {
+	if role == RoleServer && DatastoreOf(old) != DatastoreEtcd {
 		return "", edgeerrors.New(edgeerrors.KindInvalidConfig,
 			"create the cluster with --servers 3, or with serverArgs [cluster-init] for one server that can grow",
-			"cluster %q keeps its data in %s, not embedded etcd: servers cannot be added", opts.Cluster, datastoreOf(old))
+			"cluster %q keeps its data in %s, not embedded etcd: servers cannot be added", opts.Cluster, DatastoreOf(old))
 	}
 	cfg := grown(old, role, next, opts.Labels, opts.Taints)
 	if err := cfg.Validate(); err != nil {

@@ -37,11 +37,11 @@ const (
 	DatastoreExternal = "external" // datastore-endpoint in the server args
 )
 
-// datastoreOf tells where the servers keep the cluster's data: the user's
+// DatastoreOf tells where the servers keep the cluster's data: the user's
 // database when the server args name one, embedded etcd for more than one
 // server (or one started with cluster-init, so that servers can be added
 // later), else kine over SQLite.
-func datastoreOf(cfg *v1alpha1.Cluster) string {
+func DatastoreOf(cfg *v1alpha1.Cluster) string {
 	probe := &nodev1.NodeConfig{}
 	_ = probe.ApplyArgs(cfg.ServerArgs) // validated with the config
 	switch {
@@ -105,7 +105,7 @@ func applyNodeSettings(cfg *v1alpha1.Cluster, nc *nodev1.NodeConfig, role string
 	if err := nc.ApplyArgs(args); err != nil {
 		return fmt.Errorf("%s: %w", nc.NodeName, err)
 	}
-	if role == RoleServer && datastoreOf(cfg) == DatastoreEtcd {
+	if role == RoleServer && DatastoreOf(cfg) == DatastoreEtcd {
 		nc.Datastore.ClusterInit = join == ""
 		if join != "" {
 			nc.Server = "https://" + net.JoinHostPort(join, strconv.Itoa(APIPort))
@@ -150,7 +150,7 @@ func planNode(cfg *v1alpha1.Cluster, role string, i int, join, token string, pri
 	labels[runtime.LabelIP] = nc.NodeIP
 	labels[labelPrivileged] = strconv.FormatBool(privileged)
 	if role == RoleServer {
-		labels[labelDatastore] = datastoreOf(cfg)
+		labels[labelDatastore] = DatastoreOf(cfg)
 	}
 	var ports []runtime.PortMapping
 	for _, p := range cfg.Ports {

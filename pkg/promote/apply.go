@@ -162,19 +162,25 @@ func (a *applier) run(ctx context.Context) error {
 	return a.finish(ctx)
 }
 
-// prune removes a Node whose host the file no longer has: it drains and
-// deletes the Node, and resets the host (reached with the file's keys).
+// prune removes a Node whose host the file no longer has: it drains it,
+// removes a server's etcd member (while listed it counts toward etcd's
+// quorum), deletes the Node, and resets the host (reached with the file's
+// keys).
 func (a *applier) prune(ctx context.Context, p HostPlan) error {
-	if p.Node == cluster.RoleServer {
-		return fmt.Errorf("server %s is not in the file: edgectl prunes agents only; remove a server by hand (drain, delete the Node, `edgelet-uninstall` on %s)", p.Hostname, p.SSH)
-	}
 	conn, err := a.dialPruned(ctx, p.SSH)
 	if err != nil {
-		return fmt.Errorf("prune %s: reach its host %s: %w (nothing was removed)", p.Hostname, p.SSH, err)
+		return fmt.Errorf("prune %s: reach its host %s: %w (nothing was removed; when the host is gone for good, remove the Node by hand: %s)", p.Hostname, p.SSH, err, byHand(p))
 	}
 	defer conn.Close()
 	if err := a.drain(ctx, p.Hostname); err != nil {
 		return err
+	}
+	if p.Node == cluster.RoleServer && cluster.DatastoreOf(a.cfg) == cluster.DatastoreEtcd {
+		a.status.Start(fmt.Sprintf("Removing the etcd member of %s", p.Hostname))
+		if out, err := a.first.conn.Run(ctx, "/usr/local/bin/edgelet member rm --ignore-not-found "+remote.Quote(p.Hostname), nil); err != nil {
+			return fmt.Errorf("remove the etcd member of %s through %s: %w\n%s", p.Hostname, a.first.plan.Hostname, err, strings.TrimSpace(out))
+		}
+		a.status.End(true)
 	}
 	a.status.Start(fmt.Sprintf("Removing %s and resetting its host %s", p.Hostname, p.SSH))
 	if _, err := a.kubectl(ctx, "delete", "node", p.Hostname, "--ignore-not-found"); err != nil {
@@ -189,6 +195,15 @@ func (a *applier) prune(ctx context.Context, p HostPlan) error {
 	}
 	a.status.End(true)
 	return nil
+}
+
+// byHand is how a user removes a pruned Node whose host cannot be reached.
+func byHand(p HostPlan) string {
+	steps := "`kubectl delete node " + p.Hostname + "`"
+	if p.Node == cluster.RoleServer {
+		steps = "`edgelet member rm " + p.Hostname + "` on a server, then " + steps
+	}
+	return steps
 }
 
 // dialPruned connects to a host that is no longer in the file, trying

@@ -87,3 +87,24 @@ func TestHookCommands(t *testing.T) {
 		t.Error("Hooks.Commands")
 	}
 }
+
+// A new host as server 0 beside servers that run would start a second
+// cluster: refused. A fresh cluster, or a running server 0, is fine.
+func TestFirstServerRuns(t *testing.T) {
+	hostsOf := func(installed ...string) []*host {
+		var hs []*host
+		for i, v := range installed {
+			hs = append(hs, &host{spec: v1alpha1.Host{Role: "server", Index: i}, plan: &HostPlan{Node: "server:" + string(rune('0'+i)), Installed: v}})
+		}
+		return append(hs, &host{spec: v1alpha1.Host{Role: "agent"}, plan: &HostPlan{Node: "agent:0", Installed: "v1"}})
+	}
+	if errs := firstServerRuns(hostsOf("", "", "")); errs != nil {
+		t.Errorf("fresh servers: %v", errs)
+	}
+	if errs := firstServerRuns(hostsOf("v1", "", "v1")); errs != nil {
+		t.Errorf("running server 0: %v", errs)
+	}
+	if errs := firstServerRuns(hostsOf("", "v1", "v1")); len(errs) != 1 || !strings.Contains(errs[0].Error(), "server:0") || !strings.Contains(errs[0].Error(), "server:1") {
+		t.Errorf("new server 0 beside running servers: %v", errs)
+	}
+}
