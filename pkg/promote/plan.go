@@ -6,6 +6,7 @@ package promote
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -190,8 +191,7 @@ func firstServerRuns(hosts []*host) []error {
 // removed lists the Nodes that apply made (they note their host's SSH
 // address) on hosts that are not in the file any more.
 func removed(ctx context.Context, hosts []*host) ([]HostPlan, error) {
-	out, err := runKubectl(ctx, hosts[0].conn, "get", "nodes", "-o",
-		`jsonpath={range .items[*]}{.metadata.name}{"|"}{.metadata.annotations.edgectl\.io/ssh}{"|"}{.metadata.labels.node-role\.kubernetes\.io/control-plane}{"\n"}{end}`)
+	out, err := runKubectl(ctx, hosts[0].conn, "get", "nodes", "-o", "json")
 	if err != nil {
 		return nil, fmt.Errorf("list the cluster's nodes on %s: %w", hosts[0].plan.Hostname, err)
 	}
@@ -199,17 +199,40 @@ func removed(ctx context.Context, hosts []*host) ([]HostPlan, error) {
 	for _, h := range hosts {
 		have[h.plan.Hostname] = true
 	}
+	return prunable([]byte(out), have)
+}
+
+// labelControlPlane marks a server's Node (its value is empty).
+const labelControlPlane = "node-role.kubernetes.io/control-plane"
+
+// prunable are the Nodes of a NodeList (JSON) that note their host's SSH
+// address and are not in have: a server when it has the control-plane
+// label, else an agent.
+func prunable(nodeList []byte, have map[string]bool) ([]HostPlan, error) {
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name        string            `json:"name"`
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(nodeList, &list); err != nil {
+		return nil, fmt.Errorf("read the cluster's nodes: %w", err)
+	}
 	var gone []HostPlan
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Split(l, "|")
-		if len(f) != 3 || have[f[0]] || f[1] == "" {
+	for _, n := range list.Items {
+		m := n.Metadata
+		ssh := m.Annotations[cluster.AnnotationSSH]
+		if have[m.Name] || ssh == "" {
 			continue
 		}
-		node := "agent"
-		if f[2] != "" {
-			node = "server"
+		role := cluster.RoleAgent
+		if _, ok := m.Labels[labelControlPlane]; ok {
+			role = cluster.RoleServer
 		}
-		gone = append(gone, HostPlan{Node: node, SSH: f[1], Hostname: f[0], Action: ActionPrune})
+		gone = append(gone, HostPlan{Node: role, SSH: ssh, Hostname: m.Name, Action: ActionPrune})
 	}
 	return gone, nil
 }

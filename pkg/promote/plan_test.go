@@ -108,3 +108,16 @@ func TestFirstServerRuns(t *testing.T) {
 		t.Errorf("new server 0 beside running servers: %v", errs)
 	}
 }
+
+// The control-plane label's value is empty: its presence makes a server.
+func TestPrunable(t *testing.T) {
+	list := `{"items":[
+{"metadata":{"name":"s0","labels":{"node-role.kubernetes.io/control-plane":""},"annotations":{"edgectl.io/ssh":"root@10.0.0.1:22"}}},
+{"metadata":{"name":"s2","labels":{"node-role.kubernetes.io/control-plane":""},"annotations":{"edgectl.io/ssh":"root@10.0.0.3:22"}}},
+{"metadata":{"name":"a1","labels":{"site":"shop"},"annotations":{"edgectl.io/ssh":"root@10.0.0.5:22"}}},
+{"metadata":{"name":"joined","labels":{}}}]}`
+	gone, err := prunable([]byte(list), map[string]bool{"s0": true})
+	if err != nil || len(gone) != 2 || gone[0].Node != "server" || gone[0].Hostname != "s2" || gone[1].Node != "agent" || gone[1].SSH != "root@10.0.0.5:22" {
+		t.Errorf("prunable: %+v %v", gone, err)
+	}
+}
