@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/board"
 	"github.com/edgectl/edgectl/pkg/promote"
 )
 
@@ -253,6 +255,9 @@ func TestPromoteApply(t *testing.T) {
 		t.Errorf("add-ons: create runs %s, promote %s", got, want)
 	}
 
+	// From here on the user runs the newer edgectl.
+	newer := newerEdgectl(t, bin, e.kubeconfig)
+	edgectl = func(args ...string) (string, error) { return output(newer(args...)) }
 	upgradeRolls(ctx, t, edgectl, file, promoted, hosts, ips)
 
 	// Agent 1 leaves the file: plan lists it, apply --prune drains and
@@ -276,8 +281,7 @@ func TestPromoteApply(t *testing.T) {
 
 	// Agent 1 comes back, and the apply is killed mid-way (its SSH
 	// sessions with it): the next apply finishes the job.
-	cmd := exec.Command(bin, "promote", "apply", "-f", file)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
+	cmd := newer("promote", "apply", "-f", file)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -345,22 +349,67 @@ ip -o link 2>/dev/null | grep -E 'cni0|flannel' ; grep -E '/var/lib/(kubelet|edg
 iptables-save 2>/dev/null | grep -E '^:(KUBE|FLANNEL|CNI)'; true`))
 }
 
-// upgradeRolls (acceptance 3): every host runs another edgelet version
-// than the bundle's (its recorded version is rewritten: a version bump
-// without a second build), and apply upgrades the nodes one at a time,
-// draining each as a PodDisruptionBudget allows, while a client sends
-// requests to a 3-replica Service through the NodePort of a node that is
-// not cordoned (as a load balancer with health checks would): none fails.
+// newerEdgectl is the next release of edgectl as the e2e suite can make
+// one: the same binary run in a copy of the source tree with one change in
+// edgelet, so its bundles are built afresh (in a build cache of their own;
+// Go's own cache is shared) and carry another edgelet version. It returns
+// the command of args in that tree.
+func newerEdgectl(t *testing.T, bin, kubeconfig string) func(args ...string) *exec.Cmd {
+	t.Helper()
+	_, file, _, _ := goruntime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	src, cache := t.TempDir(), t.TempDir()
+	copyTree := exec.Command("sh", "-c", `git ls-files --cached --others --exclude-standard -z | tar -c --null --ignore-failed-read -T - -f - | tar -x -C "$1"`, "sh", src)
+	copyTree.Dir = root
+	if out, err := copyTree.CombinedOutput(); err != nil {
+		t.Fatalf("copy the source tree: %v\n%s", err, out)
+	}
+	change := "package app\n\n// The e2e suite's upgrade: a change that makes a new edgelet version.\n"
+	if err := os.WriteFile(filepath.Join(src, "pkg", "edgelet", "app", "upgrade.go"), []byte(change), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_CACHE_HOME="+cache, "GOCACHE="+strings.TrimSpace(string(gocache)))
+	return func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = src, env
+		return cmd
+	}
+}
+
+// output runs cmd and returns its output (stdout and stderr).
+func output(cmd *exec.Cmd) (string, error) {
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// upgradeRolls (acceptance 3): a newer edgectl (newerEdgectl: another
+// edgelet version, built for real) plans an upgrade of every host and
+// applies it one node at a time, draining each as a PodDisruptionBudget
+// allows, while a client sends requests to a 3-replica Service through the
+// NodePort of a node that is not cordoned (as a load balancer with health
+// checks would): none fails. Every host then runs the new edgelet binary.
 func upgradeRolls(ctx context.Context, t *testing.T, edgectl func(...string) (string, error), file string, c kubernetes.Interface, hosts []string, ips map[string]string) {
 	t.Helper()
 	const ns, port = "default", 30480
 	deployProbe(ctx, t, c, ns, port)
-	for _, h := range hosts {
-		machineSh(t, h, "sed -i 's/^edgelet .*/edgelet 0ld0ld0ld0ld/' /var/lib/edgelet/bundle-version")
+	out, err := edgectl("promote", "plan", "-f", file, "-o", "json")
+	if err != nil {
+		t.Fatalf("plan of the newer edgectl: %v\n%s", err, out)
 	}
-	out, err := edgectl("promote", "plan", "-f", file)
-	if err != nil || strings.Count(out, " upgrade ") != 3 || !strings.Contains(out, "0ld0ld0ld0ld -> ") {
-		t.Fatalf("plan after a version change: %v\n%s", err, out)
+	var plan promote.Plan
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &plan); err != nil {
+		t.Fatalf("plan -o json: %v\n%s", err, out)
+	}
+	want := ""
+	for _, h := range plan.Hosts {
+		if h.Action != promote.ActionUpgrade || h.Installed == h.Want || h.Installed == "" {
+			t.Fatalf("plan of the newer edgectl: %s is not an upgrade:\n%s", h.Node, out)
+		}
+		want = h.Want
 	}
 	stop := make(chan struct{})
 	done := make(chan [2]int)
@@ -421,6 +470,14 @@ func upgradeRolls(ctx context.Context, t *testing.T, edgectl func(...string) (st
 	for name, n := range nodesByName(ctx, t, c) {
 		if n.Spec.Unschedulable || !isReady(&n) {
 			t.Errorf("after the upgrade %s is cordoned or not Ready", name)
+		}
+	}
+	// The new binary is installed and is the one running (not a deleted
+	// file's process).
+	for _, h := range hosts {
+		got := machineSh(t, h, "/usr/local/bin/edgelet version; readlink /proc/$(pgrep -xo edgelet)/exe")
+		if !strings.Contains(got, want) || strings.Contains(got, "deleted") {
+			t.Errorf("%s after the upgrade to %s:\n%s", h, want, got)
 		}
 	}
 }
@@ -540,31 +597,40 @@ func diffLines(a, b string) string {
 }
 
 // TestPromoteHA (issue 17, acceptance 5): 3 servers (embedded etcd) and 1
-// agent on machines; with the first server's host stopped (the one the
+// agent on machines. Server 2's host is replaced by a new one (apply
+// --prune: the new server joins, the old one's etcd member and Node go, its
+// host is reset). Then, with the first server's host stopped (the one the
 // agent joined), the cluster still takes writes on another server and the
 // agent stays Ready: it fails over through its local server proxy.
 func TestPromoteHA(t *testing.T) {
 	e := setup(t)
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	image := machineImage(t, arch)
-	hosts := []string{"e2e-ha-s0", "e2e-ha-s1", "e2e-ha-s2", "e2e-ha-a0"}
+	// Server 0, 1 and 2, the agent, and the host that replaces server 2.
+	hosts := []string{"e2e-ha-s0", "e2e-ha-s1", "e2e-ha-s2", "e2e-ha-a0", "e2e-ha-s3"}
 	key := sshKey(t)
 	var ips []string
-	text := "apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: promoha\nservers: 3\nagents: 1\nhosts:\n"
-	for i, h := range hosts {
+	for _, h := range hosts {
 		startMachine(t, image, h, "--network", "podman", "--volume", "/var/lib")
-		ip := strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", h))
-		ips = append(ips, ip)
-		role, index := "server", i
-		if i == 3 {
-			role, index = "agent", 0
+		ips = append(ips, strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", h)))
+	}
+	// config is the file whose server 2 is on the host of index server2.
+	config := func(server2 int) string {
+		text := "apiVersion: edgectl.io/v1alpha1\nkind: Cluster\nname: promoha\nservers: 3\nagents: 1\nhosts:\n"
+		for i, h := range []int{0, 1, server2, 3} {
+			role, index := "server", i
+			if i == 3 {
+				role, index = "agent", 0
+			}
+			text += fmt.Sprintf("- {role: %s, index: %d, ssh: root@%s, keyFile: %s}\n", role, index, ips[h], key)
 		}
-		text += fmt.Sprintf("- {role: %s, index: %d, ssh: root@%s, keyFile: %s}\n", role, index, ip, key)
+		file := filepath.Join(t.TempDir(), "cluster.yaml")
+		if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
 	}
-	file := filepath.Join(t.TempDir(), "cluster.yaml")
-	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := config(2)
 	bin := edgectlBinary(t)
 	edgectl := kubeconfigRunner(bin, e.kubeconfig)
 	out, err := edgectl("promote", "apply", "-f", file)
@@ -576,11 +642,43 @@ func TestPromoteHA(t *testing.T) {
 	defer cancel()
 	c := promotedClient(t, e.kubeconfig, promote.ContextName("promoha"))
 	nodes := nodesByName(ctx, t, c)
-	for _, h := range hosts {
+	for _, h := range hosts[:4] {
 		if n, ok := nodes[h]; !ok || !isReady(&n) {
 			t.Fatalf("node %s missing or not Ready", h)
 		}
 	}
+
+	// Server 2's host is replaced: the new one joins, the old one goes.
+	replaced := config(4)
+	out, err = edgectl("promote", "plan", "-f", replaced, "--prune")
+	if err != nil || !strings.Contains(out, "3 to change") || !regexp.MustCompile(`server \(not in the file\)\s+\S+\s+`+hosts[2]+`\s+-\s+prune`).MatchString(out) {
+		t.Fatalf("plan of a replaced server: %v\n%s", err, out)
+	}
+	out, err = edgectl("promote", "apply", "-f", replaced, "--prune")
+	if err != nil || !strings.Contains(out, "Removing the etcd member of "+hosts[2]) {
+		t.Fatalf("apply --prune of a replaced server: %v\n%s", err, out)
+	}
+	t.Logf("apply --prune of a replaced server:\n%s", lastLines(out, 8))
+	nodes = nodesByName(ctx, t, c)
+	if _, ok := nodes[hosts[2]]; ok {
+		t.Errorf("the replaced server %s is still a Node", hosts[2])
+	}
+	for _, h := range []string{hosts[0], hosts[1], hosts[3], hosts[4]} {
+		if n, ok := nodes[h]; !ok || !isReady(&n) {
+			t.Errorf("node %s missing or not Ready after the replacement", h)
+		}
+	}
+	members := machineSh(t, hosts[0], "edgelet member ls")
+	if strings.Contains(members, hosts[2]) || !strings.Contains(members, hosts[4]) || strings.Count(members, "https://") != 3 {
+		t.Errorf("etcd members after the replacement:\n%s", members)
+	}
+	if left := leftovers(t, hosts[2]); left != "" {
+		t.Errorf("prune left on %s:\n%s", hosts[2], left)
+	}
+	if conf := machineSh(t, hosts[3], "cat "+board.ConfigFile); strings.Contains(conf, ips[2]+":") || !strings.Contains(conf, ips[4]+":") {
+		t.Errorf("the agent's servers after the replacement:\n%s", conf)
+	}
+
 	// The first server goes: the agents fail over to the others (their
 	// local proxy), and the API answers on server 1.
 	podmanOut(t, "stop", "-t", "5", hosts[0])
