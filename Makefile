@@ -73,6 +73,11 @@ test-vm: image-arm64
 test-chart-soak: image
 	$(GO) test -count=1 -run '^$$' -bench 'ChartCI/ci-chart' -benchtime 20x -timeout 60m ./tests/e2e/
 
+## bench: create time (1 server; 1 server + 3 agents) and node memory (RSS, PSS), BENCHTIME runs each; record in docs/benchmarks.md
+BENCHTIME ?= 3x
+bench: image
+	$(GO) test -count=1 -run '^$$' -bench Cluster -benchtime $(BENCHTIME) -timeout 30m ./tests/e2e/
+
 ## bench-chart: `ci chart` wall time (create and delete included) against helm on an existing cluster
 bench-chart: image
 	$(GO) test -count=1 -run '^$$' -bench ChartCI -benchtime 3x -timeout 60m ./tests/e2e/
