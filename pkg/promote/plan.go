@@ -151,7 +151,9 @@ func survey(ctx context.Context, cfg *v1alpha1.Cluster, prune bool) (*Plan, []*h
 		errs = append(errs, planFiles(ctx, cfg, hosts)...)
 	}
 	if len(errs) == 0 {
-		errs = append(errs, firstServerRuns(hosts)...)
+		if err := firstServerRuns(hosts); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return plan, hosts, fmt.Errorf("%d of %d hosts cannot be promoted to; nothing was changed on any host:\n%w", len(errs), len(plan.Hosts), errors.Join(errs...))
@@ -176,13 +178,13 @@ func survey(ctx context.Context, cfg *v1alpha1.Cluster, prune bool) (*Plan, []*h
 // firstServerRuns checks that the first server runs the cluster when any
 // server does: the others join it, so a new host as server 0 would start a
 // second cluster beside the running one.
-func firstServerRuns(hosts []*host) []error {
+func firstServerRuns(hosts []*host) error {
 	if hosts[0].plan.Installed != "" {
 		return nil
 	}
 	for _, h := range hosts[1:] {
 		if h.server() && h.plan.Installed != "" {
-			return []error{fmt.Errorf("%s (%s) has no edgelet but %s (%s) runs one: the other servers join server 0, so server 0 must be a host of the running cluster; give a server that runs the index 0, and the new host another index", hosts[0].plan.Node, hosts[0].plan.SSH, h.plan.Node, h.plan.SSH)}
+			return fmt.Errorf("%s (%s) has no edgelet but %s (%s) runs one: the other servers join server 0, so server 0 must be a host of the running cluster; give a server that runs the index 0, and the new host another index", hosts[0].plan.Node, hosts[0].plan.SSH, h.plan.Node, h.plan.SSH)
 		}
 	}
 	return nil

@@ -168,10 +168,9 @@ func loadEchoImage(ctx context.Context, t *testing.T, e *env, arch string) strin
 // archEchoImage is an image of the echo program built for arch.
 func archEchoImage(ctx context.Context, t *testing.T, arch string) v1.Image {
 	t.Helper()
-	_, file, _, _ := goruntime.Caller(0)
 	bin := filepath.Join(t.TempDir(), "echo")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./images/echo")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	build.Dir = repoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH="+arch)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build echo for %s: %v\n%s", arch, err, out)

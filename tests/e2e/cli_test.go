@@ -25,12 +25,17 @@ func edgectlBinary(t *testing.T) string {
 	return goBinary(t, "./cmd/edgectl", "edgectl")
 }
 
+// repoRoot is the top of the source tree these tests are in.
+func repoRoot() string {
+	_, file, _, _ := goruntime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
 // goBinary builds a main package of this module, or a tool its go.mod
 // names, into the test's temporary directory.
 func goBinary(t testing.TB, pkg, name string) string {
 	t.Helper()
-	_, file, _, _ := goruntime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
+	root := repoRoot()
 	bin := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root

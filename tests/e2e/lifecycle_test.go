@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -193,9 +192,8 @@ func ips(t *testing.T, e *env, name string) map[string]string {
 func buildAppImage(ctx context.Context, t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	_, file, _, _ := goruntime.Caller(0)
 	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "app"), "./images/echo")
-	build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	build.Dir = repoRoot()
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build app: %v\n%s", err, out)

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	goruntime "runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -334,8 +333,7 @@ func kubeconfigRunner(bin, kubeconfig string) func(args ...string) (string, erro
 	return func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		return output(cmd)
 	}
 }
 
@@ -356,11 +354,9 @@ iptables-save 2>/dev/null | grep -E '^:(KUBE|FLANNEL|CNI)'; true`))
 // the command of args in that tree.
 func newerEdgectl(t *testing.T, bin, kubeconfig string) func(args ...string) *exec.Cmd {
 	t.Helper()
-	_, file, _, _ := goruntime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
 	src, cache := t.TempDir(), t.TempDir()
 	copyTree := exec.Command("sh", "-c", `git ls-files --cached --others --exclude-standard -z | tar -c --null --ignore-failed-read -T - -f - | tar -x -C "$1"`, "sh", src)
-	copyTree.Dir = root
+	copyTree.Dir = repoRoot()
 	if out, err := copyTree.CombinedOutput(); err != nil {
 		t.Fatalf("copy the source tree: %v\n%s", err, out)
 	}
