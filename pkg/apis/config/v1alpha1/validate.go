@@ -77,6 +77,8 @@ func (c *Cluster) Validate() error {
 	}
 	if a := c.Network.APIAddress; a != "" && !validHost(a) {
 		add("network.apiAddress %q: must be an IP address or a DNS name, without scheme or port (the port is network.apiPort)", a)
+	} else if a != "" && !reachableFromOutside(a) {
+		add("network.apiAddress %q: a board cannot reach this machine there; give an address of this machine on the boards' network (its LAN IP, e.g. from `ip route get 192.0.2.1`) or a DNS name that resolves to it", a)
 	}
 	if c.Network.APIPort < 0 || c.Network.APIPort > 65535 {
 		add("network.apiPort %d: must be between 1 and 65535 (0 picks a free port)", c.Network.APIPort)
@@ -256,6 +258,18 @@ func (c *Cluster) checkNodeRef(ref string) error {
 }
 
 // validHost tells whether s is an IP address or a DNS name.
+// reachableFromOutside is false for the addresses that name no host to
+// another machine: unspecified (0.0.0.0, ::) and loopback, by IP or as
+// localhost. Such an address is accepted by the listener and then refused
+// by every join ("cannot connect to 0.0.0.0").
+func reachableFromOutside(s string) bool {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return !ip.IsUnspecified() && !ip.IsLoopback()
+	}
+	s = strings.ToLower(strings.TrimSuffix(s, "."))
+	return s != "localhost" && !strings.HasSuffix(s, ".localhost")
+}
+
 func validHost(s string) bool {
 	if _, err := netip.ParseAddr(s); err == nil {
 		return true

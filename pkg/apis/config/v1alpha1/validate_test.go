@@ -133,3 +133,20 @@ hosts:
 		t.Errorf("no hosts: %v", err)
 	}
 }
+
+// An API address that no board can reach is refused before anything is
+// created, with the address to give instead.
+func TestAPIAddressReachable(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"192.168.1.20": true, "edge.example.com": true, "10.0.0.1": true,
+		"0.0.0.0": false, "::": false, "127.0.0.1": false, "127.1.2.3": false, "::1": false,
+		"localhost": false, "LOCALHOST": false, "api.localhost": false,
+	} {
+		c := &Cluster{Network: Network{APIAddress: addr}}
+		SetDefaults(c)
+		err := c.Validate()
+		if ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "a board cannot reach this machine there") {
+			t.Errorf("apiAddress %s: %v", addr, err)
+		}
+	}
+}
