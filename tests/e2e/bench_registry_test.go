@@ -39,14 +39,14 @@ func BenchmarkRegistryPull(b *testing.B) {
 		upstream.push(ctx, b, fmt.Sprintf("library/big%d:1.0", i), img)
 		refs, images[ref] = append(refs, ref), img
 	}
-	const reg = "bench-cache"
+	const reg = prefix + "bench-cache"
 	upstream.cache(ctx, b, reg, 0, "docker.io")
 	for ref, img := range images {
 		dockerLoad(ctx, b, ref, img)
 	}
 	for _, mode := range []string{"cold", "warm", "import"} {
 		start := time.Now()
-		name := "bench-reg-" + mode
+		name := prefix + "bench-reg-" + mode
 		cfg := &v1alpha1.Cluster{Name: name, Agents: 3}
 		if mode != "import" {
 			cfg.Registries = []string{reg}

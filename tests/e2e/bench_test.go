@@ -32,7 +32,7 @@ func BenchmarkCluster(b *testing.B) {
 			}
 			kubeconfig := filepath.Join(b.TempDir(), "kubeconfig")
 			for i := 0; i < b.N; i++ {
-				name := fmt.Sprintf("bench-%d", agents)
+				name := fmt.Sprintf("%sbench-%d", prefix, agents) // swept by TestMain if a run is killed
 				ctx := context.Background()
 				start := time.Now()
 				err := p.Create(ctx, cluster.CreateOptions{Config: &v1alpha1.Cluster{Name: name, Agents: agents},
@@ -90,6 +90,9 @@ func memory(b *testing.B, p *cluster.Provider, name string) (server, agent nodeM
 			b.Fatalf("read memory of %s: %v %s", n.Name, err, res.Stderr)
 		}
 		var m nodeMemory
+		if strings.Count(res.Stdout, "Rss:") < 2 { // edgelet and containerd at least
+			b.Fatalf("%s: found no edgelet and containerd processes to measure:\n%s", n.Name, res.Stdout)
+		}
 		for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 			f := strings.Fields(line)
 			if len(f) != 2 {

@@ -29,8 +29,11 @@ func TestBundle(t *testing.T) {
 	host := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	t.Run("linux/"+host, func(t *testing.T) { testBundle(t, host, nodeimage.RoleServer) })
 	// A board joins as an agent: the arm64 bundle is the agent one.
-	if os.Getenv("EDGECTL_E2E_ARM64") != "" && host != "arm64" {
-		t.Run("linux/arm64 agent", func(t *testing.T) { testBundle(t, "arm64", nodeimage.RoleAgent) })
+	if host != "arm64" {
+		t.Run("linux/arm64 agent", func(t *testing.T) {
+			skipUnlessArm64(t)
+			testBundle(t, "arm64", nodeimage.RoleAgent)
+		})
 	}
 }
 

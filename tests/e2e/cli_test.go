@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,10 +157,19 @@ func TestCLIErrorsAndInterrupt(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Interrupt once the first node exists, i.e. really mid-create.
+		// Interrupt once the first node's container exists, i.e. really
+		// mid-create; if it never shows, the test proves nothing and fails.
+		hasContainer := func() bool {
+			return slices.ContainsFunc(e.engineObjects(t, name), func(o string) bool { return strings.HasPrefix(o, "container ") })
+		}
 		deadline := time.Now().Add(60 * time.Second)
-		for len(e.engineObjects(t, name)) < 2 && time.Now().Before(deadline) {
+		for !hasContainer() && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
+		}
+		if !hasContainer() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("no node container of %s within 60 s of create; nothing to interrupt:\n%s", name, out.String())
 		}
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
@@ -183,6 +194,17 @@ func TestCLIErrorsAndInterrupt(t *testing.T) {
 	})
 }
 
+// engineAllowsPrivileged says whether the engine (DOCKER_HOST) runs a
+// --privileged container of image.
+func engineAllowsPrivileged(t *testing.T, image string) bool {
+	t.Helper()
+	out, err := exec.Command("docker", "run", "--rm", "--privileged", "--network", "none", "--entrypoint", "true", image).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "operation not permitted") {
+		t.Fatalf("docker run --privileged failed for another reason than privilege: %v %s", err, out)
+	}
+	return err == nil
+}
+
 // TestNodeSystemd checks that the node's systemd reaches running, says
 // which container mode (privileged or the capability fallback) ran here, and
 // that edgelet stops cleanly on SIGTERM (systemctl stop) and starts again.
@@ -194,6 +216,13 @@ func TestNodeSystemd(t *testing.T) {
 	cs, err := e.p.Runtime().List(context.Background(), map[string]string{runtime.LabelCluster: name, runtime.LabelRole: "server"})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("list: %v %v", cs, err)
+	}
+	// The node took the path the engine allows: privileged where a plain
+	// `docker run --privileged` works, the capability fallback where the
+	// engine refuses it (as Docker on a host without CAP_SYS_RESOURCE does).
+	want := strconv.FormatBool(engineAllowsPrivileged(t, e.image))
+	if got := cs[0].Labels["io.edgectl.privileged"]; got != want {
+		t.Errorf("node ran with privileged=%q; `docker run --privileged` here says %s", got, want)
 	}
 	t.Logf("node ran with privileged=%s", cs[0].Labels["io.edgectl.privileged"])
 	res, err := e.p.Runtime().Exec(context.Background(), node, []string{"systemctl", "is-system-running"}, nil)

@@ -62,8 +62,12 @@ func TestJoin(t *testing.T) {
 	// comes back to the server, while the router, on the board's LAN, gets
 	// one. (A banner, not the connect: this machine's upstream network
 	// accepts a TCP connect to any address and then sends nothing.)
-	banner := fmt.Sprintf("socat -T3 -u TCP:%s:22,connect-timeout=3 STDOUT 2>&1 | head -c 8", s.BoardIP)
-	if out, _ := exec.Command("docker", "exec", server, "sh", "-c", banner).CombinedOutput(); strings.Contains(string(out), "SSH-") {
+	// The script ends with "tried" only when socat itself ran, so a failed
+	// exec or a missing socat fails the check instead of passing it.
+	banner := fmt.Sprintf("command -v socat >/dev/null || exit 127; socat -T3 -u TCP:%s:22,connect-timeout=3 STDOUT 2>&1 | head -c 8; echo; echo tried", s.BoardIP)
+	if out, err := exec.Command("docker", "exec", server, "sh", "-c", banner).CombinedOutput(); err != nil || !strings.Contains(string(out), "tried") {
+		t.Fatalf("the banner check did not run in %s: %v %q", server, err, out)
+	} else if strings.Contains(string(out), "SSH-") {
 		t.Fatalf("the server reached the board's sshd at %s:22; it must not: %q", s.BoardIP, out)
 	}
 	if out := machineSh(t, s.Router, banner); !strings.Contains(out, "SSH-") {

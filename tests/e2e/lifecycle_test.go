@@ -35,9 +35,7 @@ func TestLifecycle(t *testing.T) {
 	defer cancel()
 	deployEcho(ctx, t, client, "default", 2, 30083)
 	viaLB := fmt.Sprintf("http://127.0.0.1:%d/", hostPort)
-	if body := httpGet(ctx, t, viaLB); !strings.HasPrefix(body, "hello from echo-") {
-		t.Fatalf("published port answered %q", body)
-	}
+	wantEcho(ctx, t, viaLB)
 
 	t.Run("stop and start keep IPs and workloads", func(t *testing.T) {
 		before := ips(t, e, name)
@@ -56,7 +54,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("node IPs changed: %v -> %v", before, after)
 		}
 		waitEchoReady(ctx, t, client, 2)
-		httpGet(ctx, t, viaLB)
+		wantEcho(ctx, t, viaLB)
 	})
 
 	t.Run("node add joins, node delete drains and removes", func(t *testing.T) {
@@ -88,7 +86,7 @@ func TestLifecycle(t *testing.T) {
 		if strings.Contains(lbConf(), ip+":") {
 			t.Errorf("load balancer still forwards to the deleted agent %s:\n%s", ip, lbConf())
 		}
-		httpGet(ctx, t, viaLB)
+		wantEcho(ctx, t, viaLB)
 	})
 
 	t.Run("image import: an image built here runs with no registry", func(t *testing.T) {
@@ -136,7 +134,7 @@ func TestLifecycle(t *testing.T) {
 		if len(e.engineObjects(t, name)) == 0 {
 			t.Fatal("deleting the other cluster removed this one")
 		}
-		httpGet(ctx, t, viaLB)
+		wantEcho(ctx, t, viaLB)
 		if _, err := e.p.Kubeconfig(ctx, name); err != nil {
 			t.Errorf("first cluster's kubeconfig: %v", err)
 		}
@@ -149,6 +147,14 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("kubeconfig merge: %v %+v", err, kc)
 		}
 	})
+}
+
+// wantEcho GETs url and fails the test unless an echo pod answered.
+func wantEcho(ctx context.Context, t *testing.T, url string) {
+	t.Helper()
+	if body := httpGet(ctx, t, url); !strings.HasPrefix(body, "hello from echo-") {
+		t.Fatalf("%s answered %q, not an echo pod", url, body)
+	}
 }
 
 func waitNodeReady(ctx context.Context, t *testing.T, c kubernetes.Interface, name string) {

@@ -54,14 +54,24 @@ func TestMultiNode(t *testing.T) {
 		if route := e.nodeExec(t, server, "ip", "route", "get", remote); !strings.Contains(route, "dev flannel.1") {
 			t.Errorf("route from the server to pod %s is not via flannel.1: %s", remote, route)
 		}
+		// Every one of the 3 backends answers through the Service's name
+		// (kube-proxy picks at random: 60 tries miss one with a chance
+		// of 3 * (2/3)^60, about 1e-10).
 		from := pods[nodeName(name, "agent", 0)]
-		seen := map[string]bool{}
-		for i := 0; i < 20 && len(seen) < 3; i++ {
-			out := e.nodeExec(t, server, "kubectl", "exec", from.Name, "--", "/echo", "get", "http://echo.default.svc.cluster.local/")
-			seen[strings.TrimSpace(out)] = true
+		want := map[string]bool{}
+		for _, p := range pods {
+			want["hello from "+p.Name] = true
 		}
-		if len(seen) < 2 {
-			t.Errorf("ClusterIP by DNS name only ever reached %v", seen)
+		seen := map[string]bool{}
+		for i := 0; i < 60 && len(seen) < len(want); i++ {
+			out := strings.TrimSpace(e.nodeExec(t, server, "kubectl", "exec", from.Name, "--", "/echo", "get", "http://echo.default.svc.cluster.local/"))
+			if !want[out] {
+				t.Fatalf("ClusterIP by DNS name answered %q, not one of the echo pods", out)
+			}
+			seen[out] = true
+		}
+		if len(seen) != len(want) || len(want) != 3 {
+			t.Errorf("ClusterIP by DNS name reached %d of the %d backends: %v", len(seen), len(want), seen)
 		}
 	})
 

@@ -73,7 +73,11 @@ func TestParallelCreates(t *testing.T) {
 			t.Errorf("delete of %s left %v", n, objs)
 		}
 	}
-	data, _ := os.ReadFile(e.kubeconfig)
+	// The creates wrote the contexts to this file, so it must be there.
+	data, err := os.ReadFile(e.kubeconfig)
+	if err != nil {
+		t.Fatalf("the kubeconfig the creates wrote: %v", err)
+	}
 	for _, n := range names {
 		if strings.Contains(string(data), cluster.Context(n)+"\n") {
 			t.Errorf("context %s left in the kubeconfig", cluster.Context(n))

@@ -50,6 +50,17 @@ func TestPodman(t *testing.T) {
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("list: %v %v", cs, err)
 	}
+	// Podman here allows --privileged (Docker does not): this is the test
+	// where the privileged path runs, so every node must have taken it.
+	all, err := p.Runtime().List(ctx, map[string]string{runtime.LabelCluster: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		if c.Labels[runtime.LabelRole] != "loadbalancer" && c.Labels["io.edgectl.privileged"] != "true" {
+			t.Errorf("%s ran with privileged=%q on Podman %s, which allows --privileged", c.Name, c.Labels["io.edgectl.privileged"], info.Version)
+		}
+	}
 	t.Logf("podman %s: nodes ran with privileged=%s", info.Version, cs[0].Labels["io.edgectl.privileged"])
 	for _, node := range []string{nodeName(name, "server", 0), nodeName(name, "agent", 0)} {
 		if state := strings.TrimSpace(pe.nodeExec(t, node, "sh", "-c", "systemctl is-system-running || true")); state != "running" {

@@ -298,10 +298,20 @@ func TestPromoteApply(t *testing.T) {
 			t.Fatalf("apply ended before it installed: %v\n%s", err, seen.String())
 		}
 	}
-	time.Sleep(time.Second)
+	// Kill it once the install has written to the host, and before its
+	// node is back: really half done.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		return leftovers(t, hosts[2]) != "", nil
+	})
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	t.Logf("killed apply:\n%s", seen.String())
+	if err != nil {
+		t.Fatalf("the apply wrote nothing to %s within 2m of installing: nothing was half done", hosts[2])
+	}
+	if n, ok := nodesByName(ctx, t, promoted)[hosts[2]]; ok && isReady(&n) {
+		t.Fatalf("agent 1 was Ready before the apply was killed: it was not half done")
+	}
 	out, err = edgectl("promote", "apply", "-f", file)
 	if err != nil {
 		t.Fatalf("apply after a killed one: %v\n%s", err, out)

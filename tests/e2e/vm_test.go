@@ -229,11 +229,28 @@ func (v *vm) sh(t *testing.T, script string) string {
 }
 
 // reboot reboots the VM (qemu restarts it with the same disk layer) and
-// waits for it.
+// waits until it is back with a new boot id: a VM that never went down
+// fails here, not later.
 func (v *vm) reboot(t *testing.T) {
 	t.Helper()
-	_, _ = v.try(t.Context(), "systemctl reboot")
-	time.Sleep(10 * time.Second)
+	const bootID = "cat /proc/sys/kernel/random/boot_id"
+	before := strings.TrimSpace(v.sh(t, bootID))
+	// The SSH session may end with the reboot itself, so its error is only
+	// logged: the new boot id is what says that the VM rebooted.
+	if out, err := v.try(t.Context(), "systemctl reboot"); err != nil {
+		t.Logf("%s: systemctl reboot: %v %s", v.Name, err, out)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		out, err := v.try(t.Context(), bootID)
+		if now := strings.TrimSpace(out); err == nil && now != "" && now != before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still boot %s 15m after systemctl reboot: it never rebooted (%v)", v.Name, before, err)
+		}
+		time.Sleep(3 * time.Second)
+	}
 	v.waitSSH(t)
 }
 
