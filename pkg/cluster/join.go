@@ -18,6 +18,7 @@ import (
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/board"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+	edgelettoken "github.com/edgectl/edgectl/pkg/edgelet/token"
 )
 
 // A joined node is a host edgectl did not create that runs edgelet from a
@@ -42,7 +43,8 @@ type JoinOptions struct {
 	// Bundle is a board bundle file to install (default: the build
 	// cache's, built from the source tree when missing).
 	Bundle string
-	// Token is the join token to give the host (default: the cluster's).
+	// Token is the join token to give the host (default: a new one that
+	// joins this node only and expires soon after the wait).
 	Token  string
 	Wait   time.Duration
 	Retain bool
@@ -56,9 +58,14 @@ type JoinOptions struct {
 // under systemd and waits for the Node. Every step can be run again; a
 // failure removes what the join installed, unless Retain.
 func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, error) {
-	cfg, token, err := p.joinable(ctx, opts.Cluster)
+	cfg, own, err := p.joinable(ctx, opts.Cluster)
 	if err != nil {
 		return "", err
+	}
+	if opts.Token != "" {
+		if err := p.checkJoinToken(ctx, opts.Cluster, own, opts.Token); err != nil {
+			return "", err
+		}
 	}
 	h, err := remote.Dial(ctx, opts.Target)
 	var auth *remote.AuthError
@@ -79,11 +86,23 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 		return "", edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "fix the host and run the join again; nothing was installed", err)
 	}
 	name := orDefault(opts.Name, pre.Facts["hostname"])
-	token = orDefault(opts.Token, token)
 	if err := p.checkJoinName(ctx, opts.Cluster, name, opts.Target); err != nil {
 		return "", err
 	}
-	join, err := joinFor(cfg, name, pre.Arch, token, opts.Labels, opts.Taints)
+	tok := opts.Token
+	var dropToken func(context.Context) error
+	if tok == "" {
+		// One token per join: it joins this node only, and expires soon
+		// after the join's wait.
+		tok, err = p.CreateToken(ctx, TokenOptions{Cluster: opts.Cluster, TTL: max(opts.Wait+10*time.Minute, 15*time.Minute), Uses: 1,
+			Description: fmt.Sprintf("node join of %s (%s)", name, opts.Target.Host)})
+		if err != nil {
+			return "", err
+		}
+		id := tokenID(tok)
+		dropToken = func(ctx context.Context) error { return p.DeleteTokens(ctx, opts.Cluster, []string{id}) }
+	}
+	join, err := joinFor(cfg, name, pre.Arch, tok, opts.Labels, opts.Taints)
 	if err != nil {
 		return "", err
 	}
@@ -105,6 +124,11 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 	steps := []step{
 		{title: fmt.Sprintf("Installing the linux/%s agent on %s", pre.Arch, h.Target.Host),
 			do: func(ctx context.Context) error { return board.Install(ctx, h, join, bundle) }, undo: undo},
+	}
+	if dropToken != nil {
+		// A failed join takes its token with it.
+		steps = append([]step{{title: "Making a single-use join token " + tokenID(tok),
+			do: func(context.Context) error { return nil }, undo: dropToken}}, steps...)
 	}
 	if opts.Wait > 0 {
 		steps = append(steps, step{title: fmt.Sprintf("Waiting ≤ %s for %s to be Ready", opts.Wait, name),
@@ -148,18 +172,33 @@ func (p *Provider) waitJoined(ctx context.Context, h *remote.Host, cluster, name
 // JoinScript is the join of a host of arch as one script (node join
 // --print), for a host that edgectl cannot reach over SSH.
 func (p *Provider) JoinScript(ctx context.Context, cluster, name, arch string, labels map[string]string, taints []string) (string, error) {
-	cfg, token, err := p.joinable(ctx, cluster)
+	cfg, _, err := p.joinable(ctx, cluster)
 	if err != nil {
 		return "", err
 	}
 	if name == "" {
 		return "", edgeerrors.New(edgeerrors.KindInvalidConfig, "pass --name NODE", "--print needs the node's name: edgectl cannot ask the host")
 	}
-	join, err := joinFor(cfg, name, arch, token, labels, taints)
+	// The script may run much later, on a host edgectl never sees: its
+	// token joins this one node, within a day.
+	tok, err := p.CreateToken(ctx, TokenOptions{Cluster: cluster, TTL: 24 * time.Hour, Uses: 1, Description: "node join --print of " + name})
+	if err != nil {
+		return "", err
+	}
+	join, err := joinFor(cfg, name, arch, tok, labels, taints)
 	if err != nil {
 		return "", err
 	}
 	return join.Script()
+}
+
+// tokenID is the id part of a full join token (for messages and deletes).
+func tokenID(full string) string {
+	t, err := edgelettoken.Parse(full)
+	if err != nil {
+		return ""
+	}
+	return t.ID
 }
 
 // joinable returns the spec and the join token of a cluster that hosts can

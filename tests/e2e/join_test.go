@@ -96,7 +96,7 @@ func TestJoin(t *testing.T) {
 				undo:  "systemctl stop fake-kubelet; rm -f /usr/local/bin/kubelet", want: "kubelet found"},
 			{name: "server unreachable", on: s.Router, setup: "iptables -I " + apiRule, undo: "iptables -D " + apiRule,
 				want: "cannot connect to " + cfg.Network.APIAddress},
-			{name: "wrong token", args: []string{"--token", wrongToken(t, e, server), "--wait", "90s"}, want: "rejected the join token"},
+			{name: "wrong token", args: []string{"--token", wrongToken(t, e, server), "--wait", "90s"}, want: "has another secret in cluster"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				if c.setup != "" {

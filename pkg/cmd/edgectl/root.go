@@ -35,6 +35,7 @@ import (
 	nodelist "github.com/edgectl/edgectl/pkg/cmd/edgectl/node/list"
 	promotecmd "github.com/edgectl/edgectl/pkg/cmd/edgectl/promote"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/registry"
+	tokencmd "github.com/edgectl/edgectl/pkg/cmd/edgectl/token"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/version"
 )
 
@@ -110,7 +111,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	imageCmd.AddCommand(build.NewCommand(deps), imports.NewCommand(deps))
 	configCmd := &cobra.Command{Use: "config", Short: "Cluster config files"}
 	configCmd.AddCommand(initcmd.NewCommand(deps))
-	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, bundle.NewCommand(deps), netcmd.NewCommand(deps), registry.NewCommand(deps), ci.NewCommand(deps), promotecmd.NewCommand(deps), version.NewCommand(deps))
+	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, bundle.NewCommand(deps), netcmd.NewCommand(deps), registry.NewCommand(deps), ci.NewCommand(deps), promotecmd.NewCommand(deps), tokencmd.NewCommand(deps), version.NewCommand(deps))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, fmt.Sprintf("see `%s --help`", c.CommandPath()), err)
 	})

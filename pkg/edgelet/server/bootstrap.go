@@ -17,8 +17,8 @@ import (
 	"github.com/edgectl/edgectl/pkg/edgelet/token"
 )
 
-// bootstrapGroup is the extra group of edgelet's bootstrap tokens.
-const bootstrapGroup = "system:bootstrappers:edgelet"
+// bootstrapGroup is the extra group of the cluster's own bootstrap token.
+const bootstrapGroup = token.ClusterGroup
 
 // ensureJoin makes agents able to join: the bootstrap token Secret, the RBAC
 // that lets a token holder request (and get auto-approved) a kubelet client
@@ -90,12 +90,19 @@ func ensureJoin(ctx context.Context, cfg *config.Server, client kubernetes.Inter
 		"edgelet:node-autorenew":    "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
 		"edgelet:node-proxier":      "system:node-proxier",
 	}
+	// Holders of counted tokens (edgectl token create, node join) may ask
+	// for a node certificate too; edgelet's approver, not the controller
+	// manager, approves it, and counts the use (approver.go).
+	bindings["edgelet:node-bootstrapper-counted"] = "system:node-bootstrapper"
 	for name, role := range bindings {
 		group := bootstrapGroup
-		if name == "edgelet:node-autorenew" || name == "edgelet:node-proxier" {
+		switch name {
+		case "edgelet:node-autorenew", "edgelet:node-proxier":
 			// Agents run kube-proxy and their pod-network controller with the
 			// node's own credentials.
 			group = "system:nodes"
+		case "edgelet:node-bootstrapper-counted":
+			group = token.CountedGroup
 		}
 		objects = append(objects, func() error {
 			return apply(ctx, client.RbacV1().ClusterRoleBindings(), &rbacv1.ClusterRoleBinding{

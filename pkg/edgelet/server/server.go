@@ -107,6 +107,7 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	if _, err := ensureJoin(ctx, cfg, adminClient, c.CA.CertPEM()); err != nil {
 		return err
 	}
+	go runTokenApprover(ctx, adminClient)
 	if ha {
 		// Right after a restart the API server may answer while etcd still
 		// has no quorum (another member restarting too): a write can time

@@ -101,7 +101,7 @@ copy it and the bundle it names to the host and run it as root.`,
 	fs.StringArrayVar(&opts.Taints, "taint", nil, "taint key[=value]:Effect of the node (repeatable)")
 	fs.BoolVar(&opts.Force, "force", false, "install even if the host runs another Kubernetes (k3s, a kubelet)")
 	fs.StringVar(&opts.Bundle, "bundle", "", "board bundle file to install (default: built into the build cache from the source tree)")
-	fs.StringVar(&opts.Token, "token", "", "join token to give the host (default: the cluster's own, read from a server)")
+	fs.StringVar(&opts.Token, "token", "", "join token to give the host, from edgectl token create (default: a new one that joins this node only and expires 10 minutes after --wait)")
 	fs.DurationVar(&opts.Wait, "wait", 3*time.Minute, "how long to wait for the Node to be Ready (0 = do not wait)")
 	fs.BoolVar(&opts.Retain, "retain", false, "keep what a failed join installed, for debugging")
 	fs.BoolVar(&print, "print", false, "write the join as a script instead of running it over SSH (needs --name and --platform)")
