@@ -99,7 +99,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 		steps = append(steps, step{title: fmt.Sprintf("Waiting ≤ %s for the API, %d node(s) Ready and CoreDNS", opts.Wait, cfg.Servers+cfg.Agents),
 			do: func(ctx context.Context) error {
 				progress := func(s string) { p.logger.Vf(1, "waiting for %s", s) }
-				if err := waitUsable(ctx, j.kc, cfg.Servers+cfg.Agents, opts.Wait, progress); err != nil {
+				if err := waitUsable(ctx, j.kc, cfg.Servers+cfg.Agents, !slices.Contains(cfg.Disable, "coredns"), opts.Wait, progress); err != nil {
 					return p.failWithLogs(ctx, cfg.Name, opts.LogsDir, err)
 				}
 				return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,9 +72,9 @@ func KubeconfigFor(raw []byte, context, server string) (*clientcmdapi.Config, er
 }
 
 // WaitUsable waits, within timeout, for the API, want Nodes Ready and
-// CoreDNS; progress is told what it waits for.
-func WaitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout time.Duration, progress func(string)) error {
-	return waitUsable(ctx, kc, want, timeout, progress)
+// CoreDNS unless disabled; progress is told what it waits for.
+func WaitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, disabled []string, timeout time.Duration, progress func(string)) error {
+	return waitUsable(ctx, kc, want, !slices.Contains(disabled, "coredns"), timeout, progress)
 }
 
 // MergeKubeconfigFile writes kc's context into the kubeconfig file (""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,7 +79,11 @@ func (p *Provider) Start(ctx context.Context, name string, wait time.Duration) e
 			want++
 		}
 	}
-	err = waitUsable(ctx, kc, want, wait, func(s string) { p.logger.Vf(1, "waiting for %s", s) })
+	coreDNS := true
+	if spec, err := p.Spec(ctx, name); err == nil {
+		coreDNS = !slices.Contains(spec.Disable, "coredns")
+	}
+	err = waitUsable(ctx, kc, want, coreDNS, wait, func(s string) { p.logger.Vf(1, "waiting for %s", s) })
 	status.End(err == nil)
 	return err
 }

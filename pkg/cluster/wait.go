@@ -20,8 +20,9 @@ import (
 
 // waitUsable waits, within timeout, for the real signals that a cluster can
 // be used: /readyz through the load balancer, `want` nodes Ready, and CoreDNS
-// available. On timeout the error names what was not ready.
-func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout time.Duration, progress func(string)) error {
+// available unless it is disabled. On timeout the error names what was not
+// ready.
+func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, coreDNS bool, timeout time.Duration, progress func(string)) error {
 	client, err := clientFor(kc)
 	if err != nil {
 		return err
@@ -30,7 +31,7 @@ func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, timeout 
 	defer cancel()
 	state := "the API server /readyz"
 	err = wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		ok, now := usable(ctx, client, want)
+		ok, now := usable(ctx, client, want, coreDNS)
 		if ctx.Err() != nil {
 			return false, nil // keep the last real answer, not the deadline's
 		}
@@ -79,7 +80,7 @@ func clientFor(kc *clientcmdapi.Config) (kubernetes.Interface, error) {
 }
 
 // usable checks once, and says what it is still waiting for.
-func usable(ctx context.Context, client kubernetes.Interface, want int) (bool, string) {
+func usable(ctx context.Context, client kubernetes.Interface, want int, coreDNS bool) (bool, string) {
 	body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 	if err != nil {
 		return false, fmt.Sprintf("the API server /readyz (%v)", err)
@@ -103,6 +104,9 @@ func usable(ctx context.Context, client kubernetes.Interface, want int) (bool, s
 	if ready < want {
 		sort.Strings(notReady)
 		return false, fmt.Sprintf("%d of %d nodes Ready (not ready: %s)", ready, want, orNone(notReady))
+	}
+	if !coreDNS {
+		return true, ""
 	}
 	dep, err := client.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
 	if err != nil || !deploymentAvailable(dep) {

@@ -401,7 +401,7 @@ func (a *applier) finish(ctx context.Context) error {
 	if err := cluster.MergeKubeconfigFile(a.opts.Kubeconfig, kc, a.opts.SwitchContext); err != nil {
 		return err
 	}
-	if err := cluster.WaitUsable(ctx, kc, len(a.hosts), a.opts.Wait, func(s string) { a.status.Start(s) }); err != nil {
+	if err := cluster.WaitUsable(ctx, kc, len(a.hosts), a.cfg.Disable, a.opts.Wait, func(s string) { a.status.Start(s) }); err != nil {
 		return err
 	}
 	a.status.End(true)

@@ -33,7 +33,8 @@ func TestDisableAddOns(t *testing.T) {
 		}
 	}
 	const name = "e2e-disable"
-	disable := slices.DeleteFunc(slices.Clone(v1alpha1.AddOns), func(s string) bool { return s == "coredns" })
+	// Every add-on, CoreDNS too: create then waits for no CoreDNS.
+	disable := slices.Clone(v1alpha1.AddOns)
 	dir := t.TempDir()
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-manifests, namespace: default}\ndata: {k: v}\n"
 	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(cm), 0o644); err != nil {
@@ -44,6 +45,12 @@ func TestDisableAddOns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
+	if !slices.Contains(disable, "coredns") {
+		t.Fatal("coredns is not among the add-ons that --disable takes")
+	}
+	if _, err := client.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("coredns disabled, but its Deployment is there (%v)", err)
+	}
 	if _, err := client.StorageV1().StorageClasses().Get(ctx, "local-path", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("local-path disabled, but its StorageClass is there (%v)", err)
 	}
