@@ -49,6 +49,17 @@ func goBinary(t testing.TB, pkg, name string) string {
 	return bin
 }
 
+// runEdgectl runs the binary with the kubeconfig given, and returns its
+// stdout and stderr apart (program output and messages).
+func runEdgectl(ctx context.Context, bin, kubeconfig string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
 func exitCode(err error) int {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -146,6 +157,21 @@ func TestCLIErrorsAndInterrupt(t *testing.T) {
 		}
 		if objs := e.engineObjects(t, "e2e-badfile"); len(objs) > 0 {
 			t.Errorf("created %v", objs)
+		}
+	})
+
+	t.Run("config init prints a config that loads strictly and is valid", func(t *testing.T) {
+		out, msgs, err := runEdgectl(t.Context(), bin, kubeconfig, "config", "init")
+		if err != nil {
+			t.Fatalf("config init: %v %s", err, msgs)
+		}
+		cfg, err := v1alpha1.Parse([]byte(out))
+		if err != nil {
+			t.Fatalf("config init's output does not load: %v\n%s", err, out)
+		}
+		v1alpha1.SetDefaults(cfg)
+		if err := cfg.Validate(); err != nil || !strings.Contains(out, "#") {
+			t.Errorf("config init's output (commented: %v) is not valid: %v", strings.Contains(out, "#"), err)
 		}
 	})
 

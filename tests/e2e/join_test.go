@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,9 +117,25 @@ func TestJoin(t *testing.T) {
 		}
 	})
 
+	// Round 1 joins with a token that expires a minute after it is made;
+	// round 2 with the single-use token that `node join` makes itself.
+	newToken := func(args ...string) string {
+		t.Helper()
+		out, err := edgectl(append([]string{"token", "create", "-c", name}, args...)...)
+		if tok := lastLine(out); err != nil || !strings.HasPrefix(tok, "E1") {
+			t.Fatalf("token create %v: %v\n%s", args, err, out)
+		}
+		return lastLine(out)
+	}
+	shortLived, shortLivedMade := newToken("--ttl", "1m", "--description", "e2e: one minute"), time.Now()
+	var perJoin string
 	for round := 1; round <= 2; round++ {
 		start := time.Now()
-		out, err := edgectl(append(join, "--label", "site=shop-7", "--wait", "90s")...)
+		args := append(join, "--label", "site=shop-7", "--wait", "90s")
+		if round == 1 {
+			args = append(args, "--token", shortLived)
+		}
+		out, err := edgectl(args...)
 		if err != nil {
 			t.Fatalf("join (round %d): %v\n%s", round, err, out)
 		}
@@ -178,6 +195,10 @@ func TestJoin(t *testing.T) {
 			s.restartBoard(t)
 			waitBack(ctx, t, client, s.Board, uid, start, "a restart of the whole board", 3*time.Minute)
 		}
+		if round == 2 {
+			// The token node join made for itself, as the board holds it.
+			perJoin = strings.TrimSpace(machineSh(t, s.Board, "cat /etc/edgelet/token"))
+		}
 		out, err = edgectl("node", "leave", s.Board, "-i", s.Key)
 		if err != nil {
 			t.Fatalf("leave (round %d): %v\n%s", round, err, out)
@@ -187,6 +208,59 @@ func TestJoin(t *testing.T) {
 			t.Errorf("Node %s still there after leave", s.Board)
 		}
 	}
+	joinTokens(t, edgectl, newToken, name, s.Board, join, perJoin, shortLived, shortLivedMade, clean)
+}
+
+// joinTokens: the single-use token of round 2's join was counted by the
+// server, and it, the one-minute token once expired, and a deleted token
+// are each refused with the reason (exit 2), leaving the board clean.
+func joinTokens(t *testing.T, edgectl func(...string) (string, error), newToken func(...string) string,
+	cluster, board string, join []string, perJoin, shortLived string, shortLivedMade time.Time, clean func(string)) {
+	out, err := edgectl("token", "list", "-c", cluster, "-o", "json")
+	var tokens []struct {
+		ID      string
+		Uses    int
+		UsedBy  []string
+		Counted bool
+	}
+	if err != nil || json.Unmarshal([]byte(out), &tokens) != nil || len(tokens) == 0 || tokens[0].Counted {
+		t.Fatalf("token list -o json (the cluster's own token first): %v\n%s", err, out)
+	}
+	found := false
+	for _, tok := range tokens {
+		if tok.ID == joinTokenID(perJoin) {
+			found = tok.Counted && tok.Uses == 1 && strings.Join(tok.UsedBy, ",") == board
+		}
+	}
+	if !found {
+		t.Errorf("the token of round 2's join (%s) is not listed as used once by %s:\n%s", joinTokenID(perJoin), board, out)
+	}
+	refused := func(what, tok, want string) {
+		t.Helper()
+		out, err := edgectl(append(append([]string{}, join...), "--token", tok, "--wait", "60s")...)
+		if exitCode(err) != 2 || !strings.Contains(out, want) {
+			t.Errorf("join with the %s token: exit %d, want 2 and %q in:\n%s", what, exitCode(err), want, out)
+		}
+		t.Logf("%s token: %s", what, lastLines(out, 2))
+		clean("after the " + what + " token")
+	}
+	refused("single-use", perJoin, "was used up: 1 of 1 use(s), by "+board)
+	if wait := time.Until(shortLivedMade.Add(time.Minute + time.Second)); wait > 0 {
+		time.Sleep(wait) // its expiration is a time on the clock
+	}
+	refused("expired", shortLived, "expired at")
+	deleted := newToken("--uses", "1")
+	if out, err := edgectl("token", "delete", "-c", cluster, joinTokenID(deleted)); err != nil {
+		t.Fatalf("token delete: %v\n%s", err, out)
+	}
+	refused("deleted", deleted, "is not a token of cluster")
+}
+
+// joinTokenID is the id of a full join token, E1<hash>::ID.SECRET.
+func joinTokenID(full string) string {
+	_, boot, _ := strings.Cut(full, "::")
+	id, _, _ := strings.Cut(boot, ".")
+	return id
 }
 
 // joinCluster creates a 1 server + 1 agent cluster for boards to join: it

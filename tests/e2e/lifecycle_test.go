@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,20 +38,60 @@ func TestLifecycle(t *testing.T) {
 	deployEcho(ctx, t, client, "default", 2, 30083)
 	viaLB := fmt.Sprintf("http://127.0.0.1:%d/", hostPort)
 	wantEcho(ctx, t, viaLB)
+	// The CLI commands below run through the binary, as a user runs them.
+	bin := edgectlBinary(t)
+	edgectl := func(args ...string) string {
+		t.Helper()
+		out, msgs, err := runEdgectl(ctx, bin, e.kubeconfig, args...)
+		if err != nil {
+			t.Fatalf("edgectl %s: %v\n%s%s", strings.Join(args, " "), err, out, msgs)
+		}
+		return out
+	}
+
+	t.Run("cluster list, node list, kubeconfig get and export logs", func(t *testing.T) {
+		type summary struct{ Name, Servers, Agents string } // running/total
+		var list []summary
+		if err := json.Unmarshal([]byte(edgectl("cluster", "list", "-o", "json")), &list); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(list, summary{Name: name, Servers: "1/1", Agents: "1/1"}) {
+			t.Errorf("cluster list -o json lacks %s with 1/1 servers and 1/1 agents running: %+v", name, list)
+		}
+		nodes := edgectl("node", "list", "-c", name)
+		for _, n := range []string{nodeName(name, "server", 0), nodeName(name, "agent", 0), "edgectl-" + name + "-lb"} {
+			if !strings.Contains(nodes, n) {
+				t.Errorf("node list lacks %s:\n%s", n, nodes)
+			}
+		}
+		kc, err := clientcmd.Load([]byte(edgectl("kubeconfig", "get", name)))
+		if err != nil || kc.Contexts[cluster.Context(name)] == nil {
+			t.Fatalf("kubeconfig get: %v %+v", err, kc)
+		}
+		restCfg, err := clientcmd.NewDefaultClientConfig(*kc, nil).ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kubernetes.NewForConfigOrDie(restCfg).Discovery().ServerVersion(); err != nil {
+			t.Errorf("the kubeconfig of kubeconfig get does not reach the API: %v", err)
+		}
+		dir := t.TempDir()
+		edgectl("export", "logs", name, dir)
+		logs, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
+		if !slices.ContainsFunc(logs, func(f string) bool { return strings.Contains(f, nodeName(name, "server", 0)) }) {
+			t.Errorf("export logs wrote nothing of the server under %s: %v", dir, logs)
+		}
+	})
 
 	t.Run("stop and start keep IPs and workloads", func(t *testing.T) {
 		before := ips(t, e, name)
-		if err := e.p.Stop(ctx, name); err != nil {
-			t.Fatal(err)
-		}
+		edgectl("cluster", "stop", name)
 		for _, n := range mustNodes(t, e, name) {
 			if n.State == "running" {
 				t.Errorf("%s still running after stop", n.Name)
 			}
 		}
-		if err := e.p.Start(ctx, name, 4*time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		edgectl("cluster", "start", name, "--wait", "4m")
 		if after := ips(t, e, name); fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Errorf("node IPs changed: %v -> %v", before, after)
 		}
@@ -57,24 +99,23 @@ func TestLifecycle(t *testing.T) {
 		wantEcho(ctx, t, viaLB)
 	})
 
-	t.Run("node add joins, node delete drains and removes", func(t *testing.T) {
-		node, err := e.p.AddNode(ctx, cluster.AddNodeOptions{Cluster: name, Role: "agent", Wait: 3 * time.Minute})
-		if err != nil {
-			t.Fatal(err)
+	t.Run("node add --count joins, node delete drains and removes", func(t *testing.T) {
+		added := strings.Fields(edgectl("node", "add", "-c", name, "--count", "2"))
+		if strings.Join(added, " ") != nodeName(name, "agent", 1)+" "+nodeName(name, "agent", 2) {
+			t.Fatalf("node add --count 2 added %v", added)
 		}
-		if node != nodeName(name, "agent", 1) {
-			t.Errorf("new node is %s", node)
+		for _, n := range added {
+			waitNodeReady(ctx, t, client, n)
 		}
-		waitNodeReady(ctx, t, client, node)
+		edgectl("node", "delete", added[1])
+		node := added[0]
 		// The published port now reaches the new agent too.
 		ip := nodeIP(ctx, t, client, node)
 		lbConf := func() string { return e.nodeExec(t, "edgectl-"+name+"-lb", "cat", "/etc/edgectl/haproxy.cfg") }
 		if !strings.Contains(lbConf(), ip+":30083") {
 			t.Errorf("load balancer does not forward to the new agent %s:\n%s", ip, lbConf())
 		}
-		if err := e.p.DeleteNode(ctx, node); err != nil {
-			t.Fatal(err)
-		}
+		edgectl("node", "delete", node)
 		if _, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil {
 			t.Errorf("Node %s still exists", node)
 		}
@@ -99,10 +140,29 @@ func TestLifecycle(t *testing.T) {
 		if out, code := edgectl("image", "import", image+"-missing", "-c", name); code != 6 || !strings.Contains(out, "docker build") {
 			t.Errorf("import of a missing image: exit %d, want 6 with a hint:\n%s", code, out)
 		}
-		if out, code := edgectl("image", "import", image, "-c", name); code != 0 {
-			t.Fatalf("image import: exit %d\n%s", code, out)
+		// --nodes: into the agent only.
+		if out, code := edgectl("image", "import", image, "-c", name, "--nodes", "agent-0"); code != 0 {
+			t.Fatalf("image import --nodes agent-0: exit %d\n%s", code, out)
 		}
-		agent := nodeName(name, "agent", 0)
+		agent, server := nodeName(name, "agent", 0), nodeName(name, "server", 0)
+		inNode := func(node, ref string) bool {
+			return strings.Contains(e.nodeExec(t, node, "ctr", "-n", "k8s.io", "images", "ls", "-q"), ref)
+		}
+		if !inNode(agent, image) || inNode(server, image) {
+			t.Errorf("image import --nodes agent-0: in the agent %v, in the server %v", inNode(agent, image), inNode(server, image))
+		}
+		// --archive: a `docker save` tarball, into the server only.
+		archived := image + "-archived"
+		tarball := filepath.Join(t.TempDir(), "images.tar")
+		if out, err := exec.CommandContext(ctx, "sh", "-c", `docker tag "$0" "$1" && docker save -o "$2" "$1" && docker rmi "$1"`, image, archived, tarball).CombinedOutput(); err != nil {
+			t.Fatalf("docker save: %v\n%s", err, out)
+		}
+		if out, code := edgectl("image", "import", "--archive", tarball, "-c", name, "--nodes", "server-0"); code != 0 {
+			t.Fatalf("image import --archive: exit %d\n%s", code, out)
+		}
+		if !inNode(server, archived) || inNode(agent, archived) {
+			t.Errorf("image import --archive --nodes server-0: in the server %v, in the agent %v", inNode(server, archived), inNode(agent, archived))
+		}
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "imported"},
 			Spec: corev1.PodSpec{NodeName: agent, Containers: []corev1.Container{{
@@ -125,9 +185,7 @@ func TestLifecycle(t *testing.T) {
 	t.Run("a second cluster is deleted without touching the first", func(t *testing.T) {
 		const other = "e2e-other"
 		e.create(t, &v1alpha1.Cluster{Name: other})
-		if err := e.p.Delete(ctx, other, e.kubeconfig); err != nil {
-			t.Fatal(err)
-		}
+		edgectl("cluster", "delete", other)
 		if objs := e.engineObjects(t, other); len(objs) > 0 {
 			t.Errorf("delete left %v", objs)
 		}
@@ -135,13 +193,8 @@ func TestLifecycle(t *testing.T) {
 			t.Fatal("deleting the other cluster removed this one")
 		}
 		wantEcho(ctx, t, viaLB)
-		if _, err := e.p.Kubeconfig(ctx, name); err != nil {
-			t.Errorf("first cluster's kubeconfig: %v", err)
-		}
 		merged := filepath.Join(t.TempDir(), "merged")
-		if _, err := e.p.MergeKubeconfig(ctx, name, merged, true); err != nil {
-			t.Fatal(err)
-		}
+		edgectl("kubeconfig", "merge", name, "--kubeconfig", merged)
 		kc, err := clientcmd.LoadFromFile(merged)
 		if err != nil || kc.CurrentContext != cluster.Context(name) || kc.Contexts[cluster.Context(name)] == nil {
 			t.Errorf("kubeconfig merge: %v %+v", err, kc)

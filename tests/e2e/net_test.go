@@ -8,6 +8,7 @@ import (
 	"net"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,25 @@ func TestNetDegrade(t *testing.T) {
 		t.Logf("250 kB at 1mbit took %v", took)
 		if took < 1500*time.Millisecond || took > 30*time.Second {
 			t.Errorf("250 kB at 1mbit took %v, want about 2 s", took)
+		}
+	})
+
+	t.Run("only the link to the server (--to)", func(t *testing.T) {
+		edgectl("net", "degrade", "-c", name, "agent-0", "--to", "server-0", "--delay", "300ms")
+		// The agent's SYN-ACK to the server waits 300 ms; to the host, not.
+		server := nodeName(name, "server", 0)
+		script := fmt.Sprintf(`for i in 1 2 3 4 5; do s=$(date +%%s%%N); exec 3<>/dev/tcp/%s/10250 || exit 1; e=$(date +%%s%%N); exec 3<&-; echo $(( (e - s) / 1000000 )); done | sort -n | sed -n 3p`, ip)
+		median, err := strconv.Atoi(strings.TrimSpace(e.nodeExec(t, server, "bash", "-c", script)))
+		if err != nil {
+			t.Fatalf("connect times from the server: %v", err)
+		}
+		fromHost := connectTimes(t, kubelet, 5)[2]
+		t.Logf("median connect to the agent with --to server-0 --delay 300ms: from the server %d ms, from the host %v", median, fromHost)
+		if median < 270 || median > 2000 {
+			t.Errorf("from the server: median connect %d ms, want about 300", median)
+		}
+		if fromHost > 100*time.Millisecond {
+			t.Errorf("from the host (not in --to): median connect %v, want no delay", fromHost)
 		}
 	})
 

@@ -88,11 +88,25 @@ func TestPodman(t *testing.T) {
 		t.Errorf("NodePort on the agent after the Podman service restart answered %q", body)
 	}
 
-	if err := p.Delete(ctx, name, pe.kubeconfig); err != nil {
-		t.Fatal(err)
+	// `cluster delete --all` through the binary: on Podman, where every
+	// edgectl cluster is this suite's (the machines of the join and promote
+	// tests are no clusters, and stay).
+	machines := podmanOut(t, "ps", "-a", "--format", "{{.Names}}")
+	cmd := exec.CommandContext(ctx, edgectlBinary(t), "cluster", "delete", "--all", "--kubeconfig", pe.kubeconfig)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+podmanSocket)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), name) {
+		t.Fatalf("cluster delete --all: %v\n%s", err, out)
 	}
 	if left := pe.engineObjects(t, name); len(left) > 0 {
 		t.Errorf("delete left %v in Podman", left)
+	}
+	if names, err := p.Clusters(ctx); err != nil || len(names) > 0 {
+		t.Errorf("clusters on Podman after delete --all: %v %v", names, err)
+	}
+	for _, m := range strings.Fields(machines) {
+		if !strings.HasPrefix(m, "edgectl-"+name) && !strings.Contains(podmanOut(t, "ps", "-a", "--format", "{{.Names}}"), m) {
+			t.Errorf("delete --all removed %s, which is no cluster's", m)
+		}
 	}
 }
 
