@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -203,19 +204,44 @@ func Leftovers(ctx context.Context, h *remote.Host) ([]string, error) {
 var ErrTokenRejected = errors.New("the cluster rejected the join token")
 
 // Stopped returns an error when edgelet on the host has stopped for good,
-// with the last lines of its log; nil while it runs or restarts.
+// or restarts in a loop, with the last lines of its log; nil while it runs
+// (or after one or two restarts).
 func Stopped(ctx context.Context, h *remote.Host) error {
-	out, err := h.Run(ctx, "systemctl show edgelet -p ActiveState -p ExecMainStatus", nil)
+	out, err := h.Run(ctx, "systemctl show edgelet -p ActiveState -p ExecMainStatus -p NRestarts", nil)
 	if err != nil {
 		return nil // a dropped connection is not the node's failure
 	}
-	f := ParseFacts(out)
-	if f["ActiveState"] != "failed" {
+	what := unitTrouble(ParseFacts(out))
+	if what == "" {
 		return nil
 	}
-	log, _ := h.Run(ctx, "journalctl -u edgelet -n 5 --no-pager -o cat", nil)
-	if f["ExecMainStatus"] == "3" {
-		return fmt.Errorf("%w:\n%s", ErrTokenRejected, strings.TrimSpace(log))
+	log, _ := h.Run(ctx, "journalctl -u edgelet -n 15 --no-pager -o cat", nil)
+	log = strings.TrimSpace(log)
+	if what == "token" {
+		return fmt.Errorf("%w:\n%s", ErrTokenRejected, log)
 	}
-	return fmt.Errorf("edgelet on %s failed (exit status %s):\n%s", h.Target.Host, f["ExecMainStatus"], strings.TrimSpace(log))
+	return fmt.Errorf("edgelet on %s %s; the last lines of `journalctl -u edgelet` there:\n%s", h.Target.Host, what, log)
+}
+
+// crashLoop is how many automatic restarts in a row make a crash loop:
+// with the unit's RestartSec=2s, a node that cannot start is caught in
+// seconds, not at the end of the join's wait.
+const crashLoop = 3
+
+// unitTrouble reads `systemctl show edgelet`: "" while it runs (or has
+// restarted fewer than crashLoop times since it was started), "token" when
+// it stopped on a rejected join token, or what went wrong.
+func unitTrouble(f map[string]string) string {
+	if f["ActiveState"] == "failed" {
+		if f["ExecMainStatus"] == "3" {
+			return "token"
+		}
+		return fmt.Sprintf("failed (exit status %s)", f["ExecMainStatus"])
+	}
+	// NRestarts counts the automatic restarts since the last start by hand
+	// (systemctl start or restart, as the install does).
+	if n, err := strconv.Atoi(f["NRestarts"]); err == nil && n >= crashLoop {
+		return fmt.Sprintf("is restarting in a loop (%d restarts, the last exit status %s)", n, f["ExecMainStatus"])
+	}
+	return ""
 }

@@ -157,6 +157,21 @@ func Judge(host string, f map[string]string, now time.Time, force bool) *Preflig
 			add(feat.name, "no", level, feat.hint)
 		}
 	}
+	// Hosts that pass the checks above and still cannot run a node: a
+	// container or LXC "board", some NAS and router systems. An older
+	// preflight (no such fact) says nothing.
+	if f["kmsg"] == "no" {
+		add("kmsg", "/dev/kmsg not readable", Fail, "kubelet reads the kernel log: give the host /dev/kmsg (a container: --device /dev/kmsg; LXC: lxc.mount.entry for it)")
+	}
+	if f["proc_sys"] == "ro" {
+		add("proc_sys", "/proc/sys read-only", Fail, "kube-proxy sets conntrack sysctls: /proc/sys must be writable (a container or LXC host: make it privileged)")
+	}
+	if m := f["overlay_mount"]; m != "" && m != "yes" {
+		add("overlay_mount", "cannot mount an overlay where containerd keeps its snapshots: "+strings.TrimPrefix(m, "no "), Fail,
+			"put /var/lib/containerd on a real filesystem (ext4, xfs, btrfs), not on an overlay root: a disk, or a volume in a container")
+	} else if m == "yes" {
+		add("overlay_mount", "a test overlay mounts in /var/lib/containerd", OK, "")
+	}
 	if f["swap"] != "0" {
 		add("swap", f["swap"]+" device(s) on", Warn, "kubelet runs with swap on; `swapoff -a` for predictable pod memory")
 	} else {

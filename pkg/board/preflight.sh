@@ -27,6 +27,28 @@ kv br_netfilter "$([ -d /proc/sys/net/bridge ] && echo yes || feature br_netfilt
 kv vxlan "$(feature vxlan)"
 kv tun "$([ -c /dev/net/tun ] && echo yes || feature tun)"
 kv swap "$(awk 'NR > 1 {n++} END {print n + 0}' /proc/swaps)"
+# kubelet reads the kernel log: a container "board" may lack /dev/kmsg.
+kv kmsg "$( (exec 3</dev/kmsg) 2>/dev/null && echo yes || echo no)"
+# kube-proxy writes conntrack sysctls: an LXC or Docker "board" may mount
+# /proc/sys read-only (test -w fails with EROFS there, even for root).
+kv proc_sys "$([ -w /proc/sys/net/ipv4/ip_forward ] && echo rw || echo ro)"
+# containerd's snapshots are overlay mounts in /var/lib/containerd: an
+# overlay root cannot hold them ("overlay ... invalid argument"). Mount a
+# test overlay where they will be (the directory itself once it exists),
+# and remove it again.
+ovl_test() {
+  base=/var/lib/containerd
+  [ -d "$base" ] || base=/var/lib
+  d=$(mktemp -d "$base/.edgectl-preflight.XXXXXX" 2>/dev/null) || { echo "no (cannot write $base)"; return; }
+  mkdir "$d/l" "$d/u" "$d/w" "$d/m" && echo x >"$d/l/f"
+  if err=$(mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" 2>&1); then
+    umount "$d/m"; echo yes
+  else
+    echo "no (in $base: $(echo "$err" | head -n 1))"
+  fi
+  rm -rf "$d"
+}
+if [ "$ov" = yes ] && has mount; then kv overlay_mount "$(ovl_test)"; fi
 kv mem_available_kb "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
 kv disk_free_kb "$(df -Pk /var/lib | awk 'NR == 2 {print $4}')"
 kv systemd "$([ -d /run/systemd/system ] && echo yes || echo no)"

@@ -35,6 +35,10 @@ func TestJudge(t *testing.T) {
 		{name: "api unreachable, no packages, tiny disk", facts: map[string]string{"api": "unreachable", "missing_packages": "socat", "disk_free_kb": "1000"},
 			fail: []string{"disk", "packages", "api"}},
 		{name: "no systemd, no overlay", facts: map[string]string{"systemd": "no", "overlay": "no"}, fail: []string{"systemd", "overlay"}},
+		{name: "a container board: no /dev/kmsg, read-only /proc/sys, overlay root",
+			facts: map[string]string{"kmsg": "no", "proc_sys": "ro", "overlay_mount": "no (in /var/lib: mount: wrong fs type)"},
+			fail:  []string{"kmsg", "proc_sys", "overlay_mount"}},
+		{name: "a board whose checks pass", facts: map[string]string{"kmsg": "yes", "proc_sys": "rw", "overlay_mount": "yes"}},
 	} {
 		f := healthy()
 		for k, v := range c.facts {
@@ -88,6 +92,24 @@ func TestJoinScript(t *testing.T) {
 	for _, want := range []string{"base64 -d >'/b.edgectl-new' <<'EDGECTL_FILE'\n/w==\n", "<<'EDGECTL_FILE'\neApFREdFQ1RMX0ZJTEUK\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestUnitTrouble(t *testing.T) {
+	for _, c := range []struct {
+		facts map[string]string
+		want  string
+	}{
+		{map[string]string{"ActiveState": "active", "NRestarts": "0", "ExecMainStatus": "0"}, ""},
+		{map[string]string{"ActiveState": "activating", "NRestarts": "2", "ExecMainStatus": "1"}, ""},
+		{map[string]string{"ActiveState": "activating", "NRestarts": "3", "ExecMainStatus": "1"}, "is restarting in a loop (3 restarts, the last exit status 1)"},
+		{map[string]string{"ActiveState": "failed", "ExecMainStatus": "3"}, "token"},
+		{map[string]string{"ActiveState": "failed", "ExecMainStatus": "1"}, "failed (exit status 1)"},
+		{map[string]string{"ActiveState": "active"}, ""}, // an old systemd without NRestarts
+	} {
+		if got := unitTrouble(c.facts); got != c.want {
+			t.Errorf("%v: %q, want %q", c.facts, got, c.want)
 		}
 	}
 }

@@ -148,7 +148,12 @@ func (p *Provider) waitJoined(ctx context.Context, h *remote.Host, cluster, name
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	done := make(chan error, 1)
-	go func() { done <- p.waitNode(ctx, cluster, name, wait) }()
+	// A board is no container: its log is read over SSH.
+	logs := fmt.Sprintf("ssh %s@%s journalctl -u edgelet", h.Target.User, h.Target.Host)
+	if h.Target.Port != 22 && h.Target.Port != 0 {
+		logs = fmt.Sprintf("ssh -p %d %s@%s journalctl -u edgelet", h.Target.Port, h.Target.User, h.Target.Host)
+	}
+	go func() { done <- p.waitNode(ctx, cluster, name, wait, logs) }()
 	tick := time.NewTicker(3 * time.Second)
 	defer tick.Stop()
 	for {

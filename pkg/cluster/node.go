@@ -102,7 +102,9 @@ func (p *Provider) AddNode(ctx context.Context, opts AddNodeOptions) (string, er
 	}
 	if opts.Wait > 0 {
 		steps = append(steps, step{title: fmt.Sprintf("Waiting ≤ %s for %s to be Ready", opts.Wait, node),
-			do: func(ctx context.Context) error { return p.waitNode(ctx, opts.Cluster, node, opts.Wait) }})
+			do: func(ctx context.Context) error {
+				return p.waitNode(ctx, opts.Cluster, node, opts.Wait, fmt.Sprintf("docker exec %s journalctl -u edgelet", node))
+			}})
 	}
 	err = p.runSteps(ctx, steps, opts.Retain, fmt.Sprintf("keeping %s; remove it with `edgectl node delete %s`", node, node))
 	if err != nil {
@@ -155,7 +157,7 @@ func shrunk(old *v1alpha1.Cluster, role string, index int) *v1alpha1.Cluster {
 	return cfg
 }
 
-func (p *Provider) waitNode(ctx context.Context, cluster, node string, wait time.Duration) error {
+func (p *Provider) waitNode(ctx context.Context, cluster, node string, wait time.Duration, logs string) error {
 	kcYAML, err := p.Kubeconfig(ctx, cluster)
 	if err != nil {
 		return err
@@ -164,7 +166,7 @@ func (p *Provider) waitNode(ctx context.Context, cluster, node string, wait time
 	if err != nil {
 		return err
 	}
-	return waitNodeReady(ctx, kc, node, wait)
+	return waitNodeReady(ctx, kc, node, wait, logs)
 }
 
 // runningServer returns a running server of the cluster other than except.

@@ -51,8 +51,9 @@ func waitUsable(ctx context.Context, kc *clientcmdapi.Config, want int, coreDNS 
 	return nil
 }
 
-// waitNodeReady waits, within timeout, for the Node called name to be Ready.
-func waitNodeReady(ctx context.Context, kc *clientcmdapi.Config, name string, timeout time.Duration) error {
+// waitNodeReady waits, within timeout, for the Node called name to be Ready;
+// logs is the command that shows its edgelet's log.
+func waitNodeReady(ctx context.Context, kc *clientcmdapi.Config, name string, timeout time.Duration, logs string) error {
 	client, err := clientFor(kc)
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func waitNodeReady(ctx context.Context, kc *clientcmdapi.Config, name string, ti
 		return err == nil && nodeReady(n), nil
 	})
 	if err != nil && ctx.Err() == nil {
-		return edgeerrors.New(edgeerrors.KindTimeout, fmt.Sprintf("look at `docker exec %s journalctl -u edgelet`", name),
+		return edgeerrors.New(edgeerrors.KindTimeout, fmt.Sprintf("look at `%s`", logs),
 			"node %s not Ready after %s", name, timeout)
 	}
 	return err

@@ -97,6 +97,20 @@ func TestJoin(t *testing.T) {
 				undo:  "systemctl stop fake-kubelet; rm -f /usr/local/bin/kubelet", want: "kubelet found"},
 			{name: "server unreachable", on: s.Router, setup: "iptables -I " + apiRule, undo: "iptables -D " + apiRule,
 				want: "cannot connect to " + cfg.Network.APIAddress},
+			// Hosts that pass the older checks and cannot run a node (a
+			// container or LXC "board"): the preflight refuses each.
+			{name: "no /dev/kmsg", on: s.Board, setup: "mv /dev/kmsg /dev/kmsg.e2e", undo: "mv /dev/kmsg.e2e /dev/kmsg",
+				want: "kmsg: /dev/kmsg not readable"},
+			{name: "read-only /proc/sys", on: s.Board, setup: "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys",
+				undo: "umount /proc/sys", want: "proc_sys: /proc/sys read-only"},
+			{name: "containerd's directory on an overlay", on: s.Board,
+				setup: "mkdir -p /tmp/e2e-ovl/l /tmp/e2e-ovl/u /tmp/e2e-ovl/w /var/lib/containerd && mount -t overlay overlay -o lowerdir=/tmp/e2e-ovl/l,upperdir=/tmp/e2e-ovl/u,workdir=/tmp/e2e-ovl/w /var/lib/containerd",
+				undo:  "umount /var/lib/containerd; rm -rf /var/lib/containerd /tmp/e2e-ovl", want: "overlay_mount: cannot mount an overlay where containerd keeps its snapshots"},
+			// edgelet installs, then exits at every start: the join stops
+			// within seconds (not at --wait) and shows its journal.
+			{name: "edgelet crash-loops", on: s.Board, args: []string{"--wait", "5m"},
+				setup: "mkdir -p /etc/systemd/system/edgelet.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/local/bin/edgelet ${EDGELET_ROLE} --config /etc/edgelet/e2e-missing.yaml\\n' >/etc/systemd/system/edgelet.service.d/e2e.conf",
+				undo:  "rm -rf /etc/systemd/system/edgelet.service.d && systemctl daemon-reload", want: "is restarting in a loop"},
 			{name: "wrong token", args: []string{"--token", wrongToken(t, e, server), "--wait", "90s"}, want: "has another secret in cluster"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
@@ -104,7 +118,9 @@ func TestJoin(t *testing.T) {
 					machineSh(t, c.on, c.setup)
 				}
 				args := append(append([]string{}, join...), c.args...)
+				start := time.Now()
 				out, err := edgectl(args...)
+				t.Logf("%s: refused after %s", c.name, time.Since(start).Round(100*time.Millisecond))
 				if c.undo != "" {
 					machineSh(t, c.on, c.undo)
 				}
