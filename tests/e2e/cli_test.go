@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +23,8 @@ import (
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 )
 
-// edgectlBinary builds bin/edgectl-e2e once per test binary run.
+// edgectlBinary is the edgectl binary of this source tree, built once per
+// run of the suite.
 func edgectlBinary(t *testing.T) string {
 	t.Helper()
 	return goBinary(t, "./cmd/edgectl", "edgectl")
@@ -33,18 +36,37 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// binaries are the programs goBinary built in this run of the suite, by
+// package, in a directory TestMain makes and removes: each is built once.
+var binaries = struct {
+	sync.Mutex
+	dir   string
+	built map[string]string
+}{built: map[string]string{}}
+
 // goBinary builds a main package of this module, or a tool its go.mod
-// names, into the test's temporary directory.
+// names, once per run of the suite.
 func goBinary(t testing.TB, pkg, name string) string {
 	t.Helper()
-	root := repoRoot()
-	bin := filepath.Join(t.TempDir(), name)
+	binaries.Lock()
+	defer binaries.Unlock()
+	if bin, ok := binaries.built[pkg]; ok {
+		return bin
+	}
+	dir := binaries.dir
+	if dir == "" {
+		dir = t.TempDir() // a benchmark run without TestMain's directory
+	}
+	bin := filepath.Join(dir, fmt.Sprintf("%s-%d", name, len(binaries.built)))
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Dir = root
+	cmd.Dir = repoRoot()
 	// Static: some go into images with no libc.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	if binaries.dir != "" {
+		binaries.built[pkg] = bin
 	}
 	return bin
 }

@@ -36,7 +36,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	removeLeftovers()
+	if binaries.dir, err = os.MkdirTemp("", "edgectl-e2e-bin-"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	_ = os.RemoveAll(binaries.dir)
 	unlock()
 	os.Exit(code)
 }
