@@ -16,6 +16,9 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 # The e2e test of --datastore-endpoint runs a throwaway PostgreSQL server.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# ... and a throwaway MySQL-compatible server (MariaDB); the package starts
+# no server where no init system runs, as here.
+[[ -x /usr/sbin/mariadbd ]] || need+=(mariadb-server)
 if ((${#need[@]})); then
   echo "Installing: ${need[*]}"
   $SUDO apt-get update -qq

@@ -20,30 +20,55 @@ import (
 )
 
 // TestExternalDatastore: a server keeps the cluster in an external
-// PostgreSQL through kine (--datastore-endpoint). The objects are rows in
-// PostgreSQL, not in a SQLite file in the node, and they survive a restart
+// database through kine (--datastore-endpoint): PostgreSQL, and MySQL (the
+// MariaDB server of Debian's packages). The objects are rows of that
+// database, not of a SQLite file in the node, and they survive a restart
 // of the server container.
 func TestExternalDatastore(t *testing.T) {
 	e := setup(t)
-	const name, subnet = "e2e-pg", "10.89.250.0/24"
-	port := freeHostPort(t)
-	psql := startPostgres(t, port, subnet)
-	// The host is the gateway (.1) of the cluster's network. kine creates
-	// the database on first start.
-	dsn := fmt.Sprintf("postgres://postgres@10.89.250.1:%d/kubernetes?sslmode=disable", port)
+	t.Run("postgres", func(t *testing.T) {
+		const name, subnet = "e2e-pg", "10.89.250.0/24"
+		port := freeHostPort(t)
+		psql := startPostgres(t, port, subnet)
+		// The host is the gateway (.1) of the cluster's network. kine
+		// creates the database on first start.
+		dsn := fmt.Sprintf("postgres://postgres@10.89.250.1:%d/kubernetes?sslmode=disable", port)
+		checkDatastore(t, e, name, subnet, dsn, func(key string) string {
+			return psql("kubernetes", "SELECT count(*) FROM kine WHERE name = '"+key+"'")
+		})
+	})
+	t.Run("mysql", func(t *testing.T) {
+		const name, subnet = "e2e-mysql", "10.89.248.0/24"
+		port := freeHostPort(t)
+		mysql := startMySQL(t, port)
+		dsn := fmt.Sprintf("mysql://root@tcp(10.89.248.1:%d)/kubernetes", port)
+		checkDatastore(t, e, name, subnet, dsn, func(key string) string {
+			return mysql("SELECT count(*) FROM kubernetes.kine WHERE name = '" + key + "'")
+		})
+	})
+}
+
+// checkDatastore creates a cluster whose server keeps its data at dsn, and
+// checks with count (the rows of a key) that a ConfigMap is a row there,
+// that no SQLite file was written, and that the ConfigMap is served after
+// the server restarts.
+func checkDatastore(t *testing.T, e *env, name, subnet, dsn string, count func(key string) string) {
 	e.create(t, &v1alpha1.Cluster{Name: name, Network: v1alpha1.Network{Subnet: subnet},
 		ServerArgs: []string{"datastore-endpoint=" + dsn}})
 	client := e.client(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "in-postgres", Namespace: "default"}, Data: map[string]string{"k": "v"}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "in-the-database", Namespace: "default"}, Data: map[string]string{"k": "v"}}
 	if _, err := client.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rows := psql("kubernetes", "SELECT count(*) FROM kine WHERE name = '/registry/configmaps/default/in-postgres'")
+	rows := count("/registry/configmaps/default/in-the-database")
 	if n, _ := strconv.Atoi(rows); n < 1 {
-		t.Fatalf("the ConfigMap is not a row of PostgreSQL's kine table (count %q)", rows)
+		t.Fatalf("the ConfigMap is not a row of the database's kine table (count %q)", rows)
+	}
+	if rows := count("/registry/configmaps/default/never-made"); rows != "0" {
+		t.Fatalf("the count of a key never written is %q, not 0: the query checks nothing", rows)
 	}
 	server := nodeName(name, "server", 0)
 	if out := e.nodeExec(t, server, "sh", "-c", "ls /var/lib/edgelet/server/db/ 2>/dev/null || true"); strings.Contains(out, "state.db") {
@@ -52,11 +77,76 @@ func TestExternalDatastore(t *testing.T) {
 
 	restart(ctx, t, e, server)
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		got, err := client.CoreV1().ConfigMaps("default").Get(ctx, "in-postgres", metav1.GetOptions{})
+		got, err := client.CoreV1().ConfigMaps("default").Get(ctx, "in-the-database", metav1.GetOptions{})
 		return err == nil && got.Data["k"] == "v", nil
 	})
 	if err != nil {
 		t.Fatalf("ConfigMap not served after the server restarted: %v", err)
+	}
+}
+
+// startMySQL runs a throwaway MariaDB server from the host's packages
+// (`make deps` installs mariadb-server) on port, on every address (the
+// cluster reaches it at its network's gateway), without grant tables: any
+// user is root. It returns a function that runs a query and returns its
+// output.
+func startMySQL(t testing.TB, port int) func(query string) string {
+	t.Helper()
+	if _, err := exec.LookPath("mariadbd"); err != nil {
+		if _, err := os.Stat("/usr/sbin/mariadbd"); err != nil {
+			t.Fatal("mariadbd not found (run `make deps`, which installs the mariadb-server package)")
+		}
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, err := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root", "--skip-test-db",
+		"--auth-root-authentication-method=normal").CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "mysql.sock")
+	logFile := filepath.Join(dir, "mariadb.log")
+	srv := exec.Command("/usr/sbin/mariadbd", "--no-defaults", "--datadir="+data, "--user=root", "--port="+strconv.Itoa(port),
+		"--bind-address=0.0.0.0", "--socket="+sock, "--pid-file="+filepath.Join(dir, "mariadb.pid"), "--log-error="+logFile,
+		"--skip-grant-tables", "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0")
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start mariadbd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = srv.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = srv.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = srv.Process.Kill()
+		}
+		if t.Failed() {
+			if out, err := os.ReadFile(logFile); err == nil {
+				t.Logf("mariadb log:\n%s", lastLines(string(out), 40))
+			}
+		}
+	})
+	query := func(q string) (string, error) {
+		out, err := exec.Command("mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", strconv.Itoa(port), "-u", "root", "-N", "-B", "-e", q).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := query("SELECT 1"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logFile)
+			t.Fatalf("mariadbd did not accept connections within 60s:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return func(q string) string {
+		out, err := query(q)
+		if err != nil {
+			t.Fatalf("mariadb %q: %v\n%s", q, err, out)
+		}
+		return out
 	}
 }
 
