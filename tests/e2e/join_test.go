@@ -390,6 +390,12 @@ func kubeletThroughTunnel(ctx context.Context, t *testing.T, e *env, cluster, se
 	if body := portForwardGet(ctx, t, e, cluster, pod, 8080, "/healthz"); strings.TrimSpace(body) != "ok" {
 		t.Errorf("port-forward to %s: %q", pod, body)
 	}
+	// attach: the stream to the container's output holds until timeout
+	// ends it (exit 124); a stream the kubelet cannot open fails at once.
+	res, err := e.p.Runtime().Exec(ctx, server, []string{"timeout", "6", "kubectl", "attach", pod}, nil)
+	if err != nil || res.ExitCode != 124 || strings.Contains(res.Stderr, "error") {
+		t.Errorf("kubectl attach %s: exit %d %v: %s", pod, res.ExitCode, err, res.Stderr)
+	}
 }
 
 // portForwardGet forwards a local port to the pod's port (as kubectl

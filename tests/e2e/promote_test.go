@@ -322,6 +322,20 @@ func TestPromoteApply(t *testing.T) {
 		t.Errorf("agent 1 is not back: %+v", nodes[hosts[2]])
 	}
 
+	// reset --host: agent 1's host only is left clean; the others run on.
+	out, err = edgectl("promote", "reset", "-f", file, "--force", "--host", "agent:1")
+	if err != nil {
+		t.Fatalf("reset --host agent:1: %v\n%s", err, out)
+	}
+	if left := leftovers(t, hosts[2]); left != "" {
+		t.Errorf("reset --host agent:1 left on %s:\n%s", hosts[2], left)
+	}
+	for _, h := range hosts[:2] {
+		if !strings.Contains(leftovers(t, h), "/usr/local/bin/edgelet") || strings.TrimSpace(machineSh(t, h, "systemctl is-active edgelet || true")) != "active" {
+			t.Errorf("reset --host agent:1 touched %s", h)
+		}
+	}
+
 	out, err = edgectl("promote", "reset", "-f", file, "--force")
 	if err != nil {
 		t.Fatalf("reset: %v\n%s", err, out)
