@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,37 +83,56 @@ func TestJoin(t *testing.T) {
 		other, otherSigner := newSSHKey(t, t.TempDir())
 		otherPub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(otherSigner.PublicKey()))) + " edgectl-e2e-other"
 		apiRule := fmt.Sprintf("FORWARD -d %s -p tcp --dport %d -j REJECT", cfg.Network.APIAddress, apiPort(t, e, name))
+		// A known_hosts that lists another key for the board.
+		home := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, ".ssh", "known_hosts"), []byte(s.BoardIP+" "+string(ssh.MarshalAuthorizedKey(otherSigner.PublicKey()))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		crash := "mkdir -p /etc/systemd/system/edgelet.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/local/bin/edgelet ${EDGELET_ROLE} --config /etc/edgelet/e2e-missing.yaml\\n' >/etc/systemd/system/edgelet.service.d/e2e.conf"
+		fakeKubelet := "cp /bin/sleep /usr/local/bin/kubelet && systemd-run --unit fake-kubelet /usr/local/bin/kubelet infinity"
 		for _, c := range []struct {
 			name  string
 			args  []string
 			setup string // on the board (or the router, for the firewall), undone after
 			undo  string
 			on    string
-			want  string
+			want  []string
+			home  string // $HOME of edgectl (its ~/.ssh/known_hosts)
+			kept  bool   // --retain: the install is still there before undo
 		}{
 			{name: "wrong key", args: []string{"-i", other}, on: s.Router, setup: "echo '" + otherPub + "' >>/root/.ssh/authorized_keys",
-				undo: "sed -i /edgectl-e2e-other/d /root/.ssh/authorized_keys", want: "ssh root@" + s.BoardIP + ":22: the host refused user \"root\""},
-			{name: "wrong user", args: []string{"--ssh", "nobody@" + s.BoardIP}, want: "refused user \"nobody\""},
+				undo: "sed -i /edgectl-e2e-other/d /root/.ssh/authorized_keys", want: []string{"ssh root@" + s.BoardIP + ":22: the host refused user \"root\""}},
+			{name: "wrong user", args: []string{"--ssh", "nobody@" + s.BoardIP}, want: []string{"refused user \"nobody\""}},
 			{name: "a kubelet runs", on: s.Board,
-				setup: "cp /bin/sleep /usr/local/bin/kubelet && systemd-run --unit fake-kubelet /usr/local/bin/kubelet infinity",
-				undo:  "systemctl stop fake-kubelet; rm -f /usr/local/bin/kubelet", want: "kubelet found"},
+				setup: fakeKubelet,
+				undo:  "systemctl stop fake-kubelet; rm -f /usr/local/bin/kubelet", want: []string{"kubelet found"}},
 			{name: "server unreachable", on: s.Router, setup: "iptables -I " + apiRule, undo: "iptables -D " + apiRule,
-				want: "cannot connect to " + cfg.Network.APIAddress},
+				want: []string{"cannot connect to " + cfg.Network.APIAddress}},
 			// Hosts that pass the older checks and cannot run a node (a
 			// container or LXC "board"): the preflight refuses each.
 			{name: "no /dev/kmsg", on: s.Board, setup: "mv /dev/kmsg /dev/kmsg.e2e", undo: "mv /dev/kmsg.e2e /dev/kmsg",
-				want: "kmsg: /dev/kmsg not readable"},
+				want: []string{"kmsg: /dev/kmsg not readable"}},
 			{name: "read-only /proc/sys", on: s.Board, setup: "mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys",
-				undo: "umount /proc/sys", want: "proc_sys: /proc/sys read-only"},
+				undo: "umount /proc/sys", want: []string{"proc_sys: /proc/sys read-only"}},
 			{name: "containerd's directory on an overlay", on: s.Board,
 				setup: "mkdir -p /tmp/e2e-ovl/l /tmp/e2e-ovl/u /tmp/e2e-ovl/w /var/lib/containerd && mount -t overlay overlay -o lowerdir=/tmp/e2e-ovl/l,upperdir=/tmp/e2e-ovl/u,workdir=/tmp/e2e-ovl/w /var/lib/containerd",
-				undo:  "umount /var/lib/containerd; rm -rf /var/lib/containerd /tmp/e2e-ovl", want: "overlay_mount: cannot mount an overlay where containerd keeps its snapshots"},
+				undo:  "umount /var/lib/containerd; rm -rf /var/lib/containerd /tmp/e2e-ovl", want: []string{"overlay_mount: cannot mount an overlay where containerd keeps its snapshots"}},
 			// edgelet installs, then exits at every start: the join stops
 			// within seconds (not at --wait) and shows its journal.
 			{name: "edgelet crash-loops", on: s.Board, args: []string{"--wait", "5m"},
-				setup: "mkdir -p /etc/systemd/system/edgelet.service.d && printf '[Service]\\nExecStart=\\nExecStart=/usr/local/bin/edgelet ${EDGELET_ROLE} --config /etc/edgelet/e2e-missing.yaml\\n' >/etc/systemd/system/edgelet.service.d/e2e.conf",
-				undo:  "rm -rf /etc/systemd/system/edgelet.service.d && systemctl daemon-reload", want: "is restarting in a loop"},
-			{name: "wrong token", args: []string{"--token", wrongToken(t, e, server), "--wait", "90s"}, want: "has another secret in cluster"},
+				setup: crash,
+				undo:  "rm -rf /etc/systemd/system/edgelet.service.d && systemctl daemon-reload", want: []string{"is restarting in a loop", "e2e-missing.yaml"}},
+			// --force installs beside a kubelet; --retain keeps what the
+			// failed join installed (removed by hand, as its hint says).
+			{name: "edgelet crash-loops beside a kubelet, --force --retain", on: s.Board, args: []string{"--wait", "5m", "--force", "--retain"},
+				setup: crash + " && " + fakeKubelet, kept: true,
+				undo: "/usr/local/sbin/edgelet-uninstall; systemctl stop fake-kubelet; rm -f /usr/local/bin/kubelet; rm -rf /etc/systemd/system/edgelet.service.d; systemctl daemon-reload",
+				want: []string{"--force: installing beside it", "is restarting in a loop", "edgelet-uninstall"}},
+			{name: "known_hosts lists another key", home: home, want: []string{"does not match", "ssh-keygen -R"}},
+			{name: "wrong token", args: []string{"--token", wrongToken(t, e, server), "--wait", "90s"}, want: []string{"has another secret in cluster"}},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				if c.setup != "" {
@@ -119,13 +140,29 @@ func TestJoin(t *testing.T) {
 				}
 				args := append(append([]string{}, join...), c.args...)
 				start := time.Now()
-				out, err := edgectl(args...)
+				run := edgectl
+				if c.home != "" {
+					run = func(args ...string) (string, error) {
+						cmd := exec.Command(edgectlBinary(t), args...)
+						cmd.Env = append(os.Environ(), "HOME="+c.home)
+						out, err := cmd.CombinedOutput()
+						return string(out), err
+					}
+				}
+				out, err := run(args...)
 				t.Logf("%s: refused after %s", c.name, time.Since(start).Round(100*time.Millisecond))
+				if c.kept {
+					if kept := machineSh(t, s.Board, "test -x /usr/local/bin/edgelet && echo kept || true"); !strings.Contains(kept, "kept") {
+						t.Errorf("--retain: the failed join's install is gone")
+					}
+				}
 				if c.undo != "" {
 					machineSh(t, c.on, c.undo)
 				}
-				if err == nil || !strings.Contains(out, c.want) {
-					t.Errorf("join with %s: err %v, want %q in:\n%s", c.name, err, c.want, out)
+				for _, want := range c.want {
+					if err == nil || !strings.Contains(out, want) {
+						t.Errorf("join with %s: err %v, want %q in:\n%s", c.name, err, want, out)
+					}
 				}
 				t.Logf("%s: %s", c.name, lastLines(out, 3))
 				clean("after " + c.name)
