@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,34 @@ import (
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/cluster"
 )
+
+// Lanes run the suite's tests two at a time on the 2 cores: a test in a
+// lane runs beside the other lane's tests and one at a time within its own.
+// The machines lane holds the tests of Podman machines (boards, promoted
+// hosts): a machine's systemd that stops prunes the cgroups Podman made
+// for the other machines' execs, so no two of them overlap. Tests in no
+// lane run first, alone: they restart an engine, time links or create many
+// clusters at once. EDGECTL_E2E_SERIAL=1 runs every test alone.
+var lanes = map[string]*sync.Mutex{laneMachines: {}, laneClusters: {}}
+
+const (
+	laneMachines = "machines"
+	laneClusters = "clusters"
+)
+
+// inLane makes t a parallel test of lane, and waits for the lane.
+func inLane(t *testing.T, lane string) {
+	t.Helper()
+	if testing.Short() || os.Getenv("EDGECTL_E2E_SERIAL") != "" {
+		return
+	}
+	t.Parallel()
+	mu := lanes[lane]
+	start := time.Now()
+	mu.Lock()
+	t.Cleanup(mu.Unlock)
+	t.Logf("lane %s: running after %s in the queue", lane, time.Since(start).Round(time.Second))
+}
 
 // env is shared by the tests of this package.
 type env struct {
