@@ -20,24 +20,9 @@ import (
 // so running RotateKey again after a failure finishes the job with a new
 // key. It returns the new key's name.
 func (p *Provider) RotateKey(ctx context.Context, cluster string) (name string, err error) {
-	nodes, err := p.Nodes(ctx, cluster)
+	servers, _, err := p.allRunning(ctx, cluster, "key")
 	if err != nil {
 		return "", err
-	}
-	var servers []string
-	for _, n := range nodes {
-		if n.Role != RoleServer {
-			continue
-		}
-		if n.State != "running" {
-			return "", edgeerrors.New(edgeerrors.KindGeneric,
-				fmt.Sprintf("start it (`edgectl cluster start %s`) or delete it (`edgectl node delete %s`) first", cluster, n.Name),
-				"server %s is %s: every server must take the new key", n.Name, n.State)
-		}
-		servers = append(servers, n.Name)
-	}
-	if len(servers) == 0 {
-		return "", edgeerrors.New(edgeerrors.KindNotFound, "`edgectl cluster list` shows the clusters", "no cluster %q", cluster)
 	}
 	key, err := secrets.NewKey(time.Now())
 	if err != nil {
@@ -73,4 +58,32 @@ func (p *Provider) RotateKey(ctx context.Context, cluster string) (name string, 
 		return "", err
 	}
 	return key.Name, nil
+}
+
+// allRunning returns the cluster's servers and agents, or an error when one
+// is not running: every one of them must take the new what.
+func (p *Provider) allRunning(ctx context.Context, cluster, what string) (servers, agents []string, err error) {
+	nodes, err := p.Nodes(ctx, cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range nodes {
+		if n.Role != RoleServer && n.Role != RoleAgent {
+			continue
+		}
+		if n.State != "running" {
+			return nil, nil, edgeerrors.New(edgeerrors.KindGeneric,
+				fmt.Sprintf("start it (`edgectl cluster start %s`) or delete it (`edgectl node delete %s`) first", cluster, n.Name),
+				"%s %s is %s: every node must take the new %s", n.Role, n.Name, n.State, what)
+		}
+		if n.Role == RoleServer {
+			servers = append(servers, n.Name)
+		} else {
+			agents = append(agents, n.Name)
+		}
+	}
+	if len(servers) == 0 {
+		return nil, nil, edgeerrors.New(edgeerrors.KindNotFound, "`edgectl cluster list` shows the clusters", "no cluster %q", cluster)
+	}
+	return servers, agents, nil
 }

@@ -124,17 +124,23 @@ func Kit(ctx context.Context, cfg *v1alpha1.Cluster, dir string, lg *log.Logger)
 		}
 		files = append(files, KitFile{Path: j.BundleFile()})
 	}
-	readme := kitReadme(cfg.Name, files)
+	readme := kitReadme(cfg.Name, agentToken.ID, files)
 	if err := os.WriteFile(filepath.Join(dir, "README"), []byte(readme), 0o600); err != nil {
 		return nil, err
 	}
 	return append(files, KitFile{Path: "README"}), nil
 }
 
-func kitReadme(name string, files []KitFile) string {
+func kitReadme(name, tokenID string, files []KitFile) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Offline kit of edgectl cluster %s, written by `edgectl promote bundle`.\n", name)
-	b.WriteString("It holds the cluster's CA key and join secret: keep it private.\n\n")
+	b.WriteString("It holds the cluster's CA key and join secret: keep it private.\n")
+	fmt.Fprintf(&b, "The servers' scripts hold the server secret; the agents' hold the cluster join\n"+
+		"token %s made from it, which does not expire. Once every node runs, make the kit's\n"+
+		"copy useless: on each server, write a new secret (e.g. `openssl rand -hex 16`) to\n"+
+		"/etc/edgelet/token and `systemctl restart edgelet`, one server at a time, then delete\n"+
+		"the old token: `kubectl -n kube-system delete secret bootstrap-token-%s`. Running\n"+
+		"nodes keep running: each holds its own certificate.\n\n", tokenID, tokenID)
 	b.WriteString("Copy this directory to each host, and run there as root, in this order\n")
 	b.WriteString("(the first server before the others, the servers before the agents):\n\n")
 	for _, f := range files {

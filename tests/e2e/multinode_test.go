@@ -117,6 +117,45 @@ func TestMultiNode(t *testing.T) {
 		}
 	})
 
+	// rotate-secret: the old join token stops working, a new node joins
+	// with the new one, and the running nodes go on without joining again
+	// (the restarts below keep their Node UIDs).
+	t.Run("rotate-secret", func(t *testing.T) {
+		old := strings.TrimSpace(e.nodeExec(t, server, "cat", "/var/lib/edgelet/server/token"))
+		uids := map[string]string{}
+		for _, n := range []string{server, nodeName(name, "agent", 0), nodeName(name, "agent", 1)} {
+			uids[n] = nodeUID(ctx, t, client, n)
+		}
+		bin := edgectlBinary(t)
+		out, msgs, err := runEdgectl(ctx, bin, e.kubeconfig, "cluster", "rotate-secret", name)
+		if err != nil {
+			t.Fatalf("cluster rotate-secret: %v\n%s%s", err, out, msgs)
+		}
+		now := strings.TrimSpace(e.nodeExec(t, server, "cat", "/var/lib/edgelet/server/token"))
+		if now == old || !strings.Contains(out, joinTokenID(now)) {
+			t.Fatalf("the join token did not change (%s -> %s): %s", joinTokenID(old), joinTokenID(now), out)
+		}
+		res, err := e.p.Runtime().Exec(ctx, nodeName(name, "agent", 0), []string{"timeout", "60", "edgelet", "agent",
+			"--config", "/dev/null", "--data-dir", "/tmp/old-join", "--node-name", "old-join",
+			"--server", "https://" + lbIP(t, e, name) + ":6443", "--token", old}, nil)
+		if err != nil || res.ExitCode != 3 || !strings.Contains(res.Stderr, "join token rejected") {
+			t.Errorf("the old token: exit %d %v: %s", res.ExitCode, err, res.Stderr)
+		}
+		added, msgs, err := runEdgectl(ctx, bin, e.kubeconfig, "node", "add", "-c", name)
+		if err != nil {
+			t.Fatalf("node add after rotate-secret: %v\n%s", err, msgs)
+		}
+		waitNodeReady(ctx, t, client, strings.TrimSpace(added))
+		if _, msgs, err := runEdgectl(ctx, bin, e.kubeconfig, "node", "delete", strings.TrimSpace(added)); err != nil {
+			t.Fatalf("node delete: %v\n%s", err, msgs)
+		}
+		for n, uid := range uids {
+			if got := nodeUID(ctx, t, client, n); got != uid {
+				t.Errorf("%s joined again (Node UID %s -> %s)", n, uid, got)
+			}
+		}
+	})
+
 	t.Run("restarting an agent brings its pods back", func(t *testing.T) {
 		agent := nodeName(name, "agent", 1)
 		uid := nodeUID(ctx, t, client, agent)

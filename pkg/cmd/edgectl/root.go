@@ -20,6 +20,7 @@ import (
 	clusterget "github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/get"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/list"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/rotatekey"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/rotatesecret"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/startstop"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/config/initcmd"
@@ -100,7 +101,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	root.PersistentFlags().BoolVarP(&quiet, "quiet", "q", false, "print only errors")
 	clusterCmd := &cobra.Command{Use: "cluster", Short: "Create, delete and list clusters"}
 	clusterCmd.AddCommand(create.NewCommand(deps), delete.NewCommand(deps), list.NewCommand(deps), clusterget.NewCommand(deps),
-		startstop.NewStartCommand(deps), startstop.NewStopCommand(deps), rotatekey.NewCommand(deps))
+		startstop.NewStartCommand(deps), startstop.NewStopCommand(deps), rotatekey.NewCommand(deps), rotatesecret.NewCommand(deps))
 	nodeCmd := &cobra.Command{Use: "node", Short: "Manage the nodes of clusters"}
 	nodeCmd.AddCommand(nodelist.NewCommand(deps), nodeadd.NewCommand(deps), nodedelete.NewCommand(deps), nodejoin.NewCommand(deps), nodejoin.NewLeaveCommand(deps))
 	kubeconfigCmd := &cobra.Command{Use: "kubeconfig", Short: "Print or merge kubeconfigs"}
