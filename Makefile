@@ -86,10 +86,13 @@ bench-chart: image
 test-arm64: image-arm64
 	EDGECTL_E2E_ARM64=1 $(GO) test -count=1 -v -timeout 60m -run 'TestArm64|TestNodeImageArch|TestBundle' ./tests/e2e/
 
-## test-e2e: the e2e suite, then a table of each test's duration and every skip with its reason
+## test-e2e: the e2e suite, then a table of each test's duration and every skip with its reason.
+## Tests run in two lanes side by side (tests/e2e/main_test.go); -parallel only has to
+## exceed the number of lane tests, the lanes themselves hold the concurrency at 2.
+## EDGECTL_E2E_SERIAL=1 runs one test at a time.
 test-e2e:
 	$(GO) build -o bin/testtable ./hack/testtable
-	set -o pipefail; $(GO) test -count=1 -json -timeout $(E2E_TIMEOUT) ./tests/e2e/... 2>&1 | bin/testtable
+	set -o pipefail; $(GO) test -count=1 -json -parallel 64 -timeout $(E2E_TIMEOUT) ./tests/e2e/... 2>&1 | bin/testtable
 
 fmt:
 	gofmt -l -w cmd pkg internal images tests

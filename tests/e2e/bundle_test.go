@@ -24,6 +24,7 @@ import (
 // acceptance 1 and 4). The host's platform always; arm64 under qemu in
 // `make test-arm64`.
 func TestBundle(t *testing.T) {
+	inLane(t, laneMachines)
 	setup(t)
 	host := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	t.Run("linux/"+host, func(t *testing.T) { testBundle(t, host, nodeimage.RoleServer) })

@@ -33,6 +33,7 @@ import (
 // uninstalling and deleting the claims removes the directories on the nodes,
 // and a StorageClass of reclaim policy Retain keeps them.
 func TestChartInstall(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name, release = "e2e-chart", "app"
 	hostPort := freeHostPort(t)

@@ -27,6 +27,7 @@ import (
 // message that names the cause. Then two charts at --parallel 2 on
 // clusters of their own, which leave nothing behind.
 func TestChartCI(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-ci"
 	e.create(t, &v1alpha1.Cluster{Name: name, Agents: 1})

@@ -257,6 +257,7 @@ func engineAllowsPrivileged(t *testing.T, image string) bool {
 // which container mode (privileged or the capability fallback) ran here, and
 // that edgelet stops cleanly on SIGTERM (systemctl stop) and starts again.
 func TestNodeSystemd(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-systemd"
 	e.create(t, &v1alpha1.Cluster{Name: name})

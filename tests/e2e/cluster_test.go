@@ -28,6 +28,7 @@ import (
 // becomes Ready, runs pods from the offline images, and serves them through
 // a NodePort; kubectl logs and exec work through the kubelet.
 func TestSingleServer(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-one"
 	e.create(t, &v1alpha1.Cluster{Name: name, Nodes: []v1alpha1.Node{{Role: "server", Index: 0,

@@ -25,6 +25,7 @@ import (
 // database, not of a SQLite file in the node, and they survive a restart
 // of the server container.
 func TestExternalDatastore(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	t.Run("postgres", func(t *testing.T) {
 		const name, subnet = "e2e-pg", "10.89.250.0/24"

@@ -22,6 +22,7 @@ import (
 // The same cluster gets a user's manifests directory (--manifests): its
 // objects are applied at create.
 func TestDisableAddOns(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	out, err := exec.Command(edgectlBinary(t), "cluster", "create", "--help").CombinedOutput()
 	if err != nil {

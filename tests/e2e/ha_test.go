@@ -26,6 +26,7 @@ import (
 // member goes too), a new server is added, and the cluster survives losing
 // the first server: the new one is a voting member behind the LB.
 func TestHA(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-ha"
 	e.create(t, &v1alpha1.Cluster{Name: name, Servers: 3, Agents: 1,

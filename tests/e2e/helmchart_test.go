@@ -32,6 +32,7 @@ import (
 // resource. A HelmChart naming a chart in a repository (one the test serves
 // on the host), applied with kubectl, installs, and deleting it uninstalls.
 func TestHelmChartManifest(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-helm"
 	dir := t.TempDir()

@@ -21,6 +21,7 @@ import (
 // --output oci-tar writes an OCI image layout that an OCI library reads back
 // as the same image (same inputs hash) that the engine holds.
 func TestImageBuildOutputs(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	bin := edgectlBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)

@@ -33,6 +33,7 @@ import (
 // cluster over SSH (through the router as a bastion) and leaves it clean;
 // each bad input is refused with a clear error and leaves the host clean.
 func TestJoin(t *testing.T) {
+	inLane(t, laneMachines)
 	e := setup(t)
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	s := natSite(t, "e2e-join", arch)

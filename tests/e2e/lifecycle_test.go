@@ -27,6 +27,7 @@ import (
 // stop/start keeping node IPs and workloads, and two clusters side by side
 // where deleting one leaves the other working and nothing of its own behind.
 func TestLifecycle(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-life"
 	hostPort := freeHostPort(t)

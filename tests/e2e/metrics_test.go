@@ -25,6 +25,7 @@ import (
 // top nodes` lists every node soon after create; an HPA with a CPU target
 // scales a Deployment up under load and back down after it.
 func TestMetricsServer(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-metrics"
 	e.create(t, &v1alpha1.Cluster{Name: name, Agents: 1})

@@ -22,6 +22,7 @@ import (
 // ServiceAccount token lists pods through an RBAC Role, a wrong token is
 // refused before any Node appears, and restarts keep the cluster.
 func TestMultiNode(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-multi"
 	e.create(t, &v1alpha1.Cluster{Name: name, Agents: 2})

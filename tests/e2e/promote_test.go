@@ -34,6 +34,7 @@ import (
 // and leaves every file on them as it was; a bad hosts section is refused
 // with all its problems at once; a host that refuses the key is named.
 func TestPromotePlan(t *testing.T) {
+	inLane(t, laneMachines)
 	if testing.Short() {
 		t.Skip("e2e")
 	}
@@ -112,6 +113,7 @@ func TestPromotePlan(t *testing.T) {
 // create` of the same file gives its nodes the same labels, taints and
 // add-ons; `promote reset` leaves the hosts clean.
 func TestPromoteApply(t *testing.T) {
+	inLane(t, laneMachines)
 	e := setup(t)
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	image := machineImage(t, arch)
@@ -623,6 +625,7 @@ func diffLines(a, b string) string {
 // agent joined), the cluster still takes writes on another server and the
 // agent stays Ready: it fails over through its local server proxy.
 func TestPromoteHA(t *testing.T) {
+	inLane(t, laneMachines)
 	e := setup(t)
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
 	image := machineImage(t, arch)
@@ -742,6 +745,7 @@ func TestPromoteHA(t *testing.T) {
 // hosts that edgectl never connects to, its scripts (server first) make a
 // cluster whose Nodes, named after the hosts, are Ready.
 func TestPromoteKit(t *testing.T) {
+	inLane(t, laneMachines)
 	if testing.Short() {
 		t.Skip("e2e")
 	}

@@ -16,6 +16,7 @@ import (
 // TestRegistryErrors (issue 13): bad input gets a clear error, with the
 // documented exit code, before anything is created, and leaves nothing.
 func TestRegistryErrors(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	bin := edgectlBinary(t)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")

@@ -50,6 +50,7 @@ import (
 // both carry the KEP-1755 ConfigMap, whose addresses answer; deleting a
 // cluster keeps the registry, and deleting a registry in use is refused.
 func TestRegistryCache(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()

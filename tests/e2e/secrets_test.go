@@ -18,6 +18,7 @@ import (
 // server's data dir (neither as is nor base64), the datastore files and the
 // key are 0600, and Secrets survive a restart and a key rotation.
 func TestSecretsEncryptedAtRest(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-secrets"
 	client, server, ctx := e.oneServer(t, name, 10*time.Minute)

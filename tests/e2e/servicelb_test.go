@@ -24,6 +24,7 @@ import (
 // loadBalancerClass is left alone; an exhausted range leaves a Service
 // Pending with an Event, and deleting a Service frees its address.
 func TestLoadBalancerServices(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name, subnet = "e2e-lb", "10.89.249.0/24"
 	const first, second, gateway = "10.89.249.240", "10.89.249.241", "10.89.249.1"

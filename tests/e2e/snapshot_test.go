@@ -15,6 +15,7 @@ import (
 // TestSnapshotRestore: a snapshot taken, objects deleted, the snapshot
 // restored with the server stopped: the objects are back.
 func TestSnapshotRestore(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-snap"
 	client, server, ctx := e.oneServer(t, name, 10*time.Minute)

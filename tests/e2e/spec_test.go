@@ -25,6 +25,7 @@ import (
 // re-creates the same cluster; edgelet refuses a node config with an
 // unknown field, naming the field and the file.
 func TestSpecKeptWithCluster(t *testing.T) {
+	inLane(t, laneClusters)
 	e := setup(t)
 	const name = "e2e-spec"
 	e.create(t, &v1alpha1.Cluster{Name: name, Agents: 1,
