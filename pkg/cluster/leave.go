@@ -29,6 +29,11 @@ func (p *Provider) LeaveNode(ctx context.Context, opts LeaveOptions) error {
 	if err != nil {
 		return err
 	}
+	if target.Host == "" && !opts.Force {
+		return edgeerrors.New(edgeerrors.KindInvalidConfig,
+			fmt.Sprintf("run /usr/local/sbin/edgelet-uninstall on its host, then `edgectl node leave %s --force`", opts.Node),
+			"node %q joined with a script (node join --print): edgectl has no SSH address for its host", opts.Node)
+	}
 	target.KeyFile = opts.KeyFile
 	if target.Bastion != nil {
 		target.Bastion.KeyFile = opts.KeyFile
@@ -48,7 +53,11 @@ func (p *Provider) LeaveNode(ctx context.Context, opts LeaveOptions) error {
 		}
 		return nil
 	}})
-	steps = append(steps, step{title: "Removing edgelet from " + target.Host, do: func(ctx context.Context) error {
+	steps = append(steps, step{title: "Removing edgelet from " + orDefault(target.Host, "its host"), do: func(ctx context.Context) error {
+		if target.Host == "" {
+			p.logger.Warnf("--force: edgectl cannot reach the host of %s (joined with --print); run `edgelet-uninstall` there", opts.Node)
+			return nil
+		}
 		err := p.cleanHost(ctx, target)
 		if err != nil && opts.Force {
 			p.logger.Warnf("%v; --force: deleting the Node anyway; run `edgelet-uninstall` on the host", err)
@@ -106,6 +115,10 @@ func (p *Provider) findJoined(ctx context.Context, cluster, node string) (string
 		if f[0] != "true" {
 			return "", remote.Target{}, edgeerrors.New(edgeerrors.KindInvalidConfig, fmt.Sprintf("use `edgectl node delete %s`", node),
 				"node %q of cluster %q is a container edgectl made, not a joined host", node, c)
+		}
+		if f[1] == "" {
+			// Joined with --print: edgectl never knew how to reach it.
+			return c, remote.Target{}, nil
 		}
 		t, err := remote.ParseTarget(f[1], 0)
 		if err != nil {
