@@ -263,6 +263,45 @@ func TestJoin(t *testing.T) {
 		}
 	}
 	joinTokens(t, edgectl, newToken, name, s.Board, join, perJoin, shortLived, shortLivedMade, clean)
+	joinByScript(t, e, client, name, arch, s, edgectl, clean)
+}
+
+// joinByScript: `node join --print` writes the join as a script, which is
+// run on the board by hand next to the bundle; the node has no SSH address,
+// so `node leave` refuses it without --force, and with it deletes the Node
+// and leaves the host to edgelet-uninstall, run by hand.
+func joinByScript(t *testing.T, e *env, client kubernetes.Interface, cluster, arch string, s *site,
+	edgectl func(...string) (string, error), clean func(string)) {
+	ctx := t.Context()
+	script, msgs, err := runEdgectl(ctx, edgectlBinary(t), "", "node", "join", "-c", cluster, "--print", "--name", s.Board, "--platform", "linux/"+arch)
+	if err != nil || !strings.HasPrefix(script, "#!/bin/sh") {
+		t.Fatalf("node join --print: %v\n%s%s", err, script, msgs)
+	}
+	bundle, err := nodeimage.CachedBundle(ctx, nodeimage.Options{Arch: arch, Role: nodeimage.RoleAgent}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "join.sh"), []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	podmanOut(t, "cp", filepath.Join(dir, "join.sh"), s.Board+":/root/join.sh")
+	podmanOut(t, "cp", bundle, s.Board+":/root/edgectl-bundle-linux-"+arch+"-agent.tar.gz")
+	start := time.Now()
+	machineSh(t, s.Board, "sh /root/join.sh")
+	waitNodeReady(ctx, t, client, s.Board)
+	t.Logf("joined by the --print script: Ready after %s", time.Since(start).Round(100*time.Millisecond))
+	if out, err := edgectl("node", "leave", s.Board); err == nil || !strings.Contains(out, "joined with a script") {
+		t.Errorf("node leave of a --print node without --force: %v\n%s", err, out)
+	}
+	if out, err := edgectl("node", "leave", s.Board, "--force"); err != nil {
+		t.Fatalf("node leave --force: %v\n%s", err, out)
+	}
+	if _, err := client.CoreV1().Nodes().Get(ctx, s.Board, metav1.GetOptions{}); err == nil {
+		t.Errorf("Node %s still there after leave --force", s.Board)
+	}
+	machineSh(t, s.Board, "/usr/local/sbin/edgelet-uninstall && rm -f /root/join.sh /root/edgectl-bundle-*")
+	clean("after the --print join, leave --force and edgelet-uninstall")
 }
 
 // joinTokens: the single-use token of round 2's join was counted by the
