@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -35,8 +36,12 @@ type result struct {
 	name    string
 	action  string // pass, fail or skip
 	elapsed time.Duration
-	reason  string // the skip's message
+	queued  time.Duration // of elapsed, the time a parallel test waited for its lane
+	reason  string        // the skip's message
 }
+
+// laneLine is what the e2e suite's inLane logs once a test has its lane.
+var laneLine = regexp.MustCompile(`lane \S+: running after (\S+) in the queue`)
 
 // tail keeps a test's last few output lines: a skip's reason is the line
 // that t.Skip logs just before "--- SKIP".
@@ -77,6 +82,7 @@ func read(r io.Reader, w io.Writer) ([]result, map[string]result, error) {
 	var results []result
 	pkgs := map[string]result{}
 	tails := map[string]*tail{}
+	queued := map[string]time.Duration{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -92,6 +98,9 @@ func read(r io.Reader, w io.Writer) ([]result, map[string]result, error) {
 		key := ev.Package + " " + ev.Test
 		switch ev.Action {
 		case "output":
+			if m := laneLine.FindStringSubmatch(ev.Output); m != nil && ev.Test != "" {
+				queued[key], _ = time.ParseDuration(m[1])
+			}
 			if ev.Test != "" {
 				tl := tails[key]
 				if tl == nil {
@@ -101,7 +110,7 @@ func read(r io.Reader, w io.Writer) ([]result, map[string]result, error) {
 				tl.add(ev.Output)
 			}
 		case "pass", "fail", "skip":
-			res := result{name: ev.Test, action: ev.Action, elapsed: time.Duration(ev.Elapsed * float64(time.Second))}
+			res := result{name: ev.Test, action: ev.Action, elapsed: time.Duration(ev.Elapsed * float64(time.Second)), queued: queued[key]}
 			if ev.Test == "" {
 				res.name = ev.Package
 				pkgs[ev.Package] = res
@@ -127,10 +136,12 @@ func summarize(w io.Writer, results []result, pkgs map[string]result) bool {
 			top = append(top, r)
 		}
 	}
-	sort.SliceStable(top, func(i, j int) bool { return top[i].elapsed > top[j].elapsed })
-	fmt.Fprintln(w, "\n== Test durations (top-level tests, slowest first)")
+	run := func(r result) time.Duration { return r.elapsed - r.queued }
+	sort.SliceStable(top, func(i, j int) bool { return run(top[i]) > run(top[j]) })
+	fmt.Fprintln(w, "\n== Test durations (top-level tests, slowest first; a parallel test's time waiting for its lane is apart)")
+	fmt.Fprintf(w, "%-44s %5s %9s %9s\n", "TEST", "", "RAN", "QUEUED")
 	for _, r := range top {
-		fmt.Fprintf(w, "%-44s %5s %9s\n", r.name, strings.ToUpper(r.action), r.elapsed.Round(time.Second))
+		fmt.Fprintf(w, "%-44s %5s %9s %9s\n", r.name, strings.ToUpper(r.action), run(r).Round(time.Second), r.queued.Round(time.Second))
 	}
 	names := make([]string, 0, len(pkgs))
 	for n := range pkgs {

@@ -12,6 +12,7 @@ const stream = `{"Action":"run","Package":"p","Test":"TestA"}
 {"Action":"output","Package":"p","Test":"TestA","Output":"=== RUN   TestA\n"}
 {"Action":"pass","Package":"p","Test":"TestA","Elapsed":12.4}
 {"Action":"run","Package":"p","Test":"TestB"}
+{"Action":"output","Package":"p","Test":"TestB","Output":"    main_test.go:40: lane clusters: running after 1m30s in the queue\n"}
 {"Action":"run","Package":"p","Test":"TestB/arm64"}
 {"Action":"output","Package":"p","Test":"TestB/arm64","Output":"    b_test.go:9: arm64 runs in make test-arm64\n"}
 {"Action":"output","Package":"p","Test":"TestB/arm64","Output":"    --- SKIP: TestB/arm64 (0.00s)\n"}
@@ -46,8 +47,11 @@ func TestSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
 	}
-	// Slowest first: TestB (95 s) before TestA (12 s).
-	if b, a := strings.Index(got, "TestB "), strings.Index(got, "TestA "); b < 0 || a < 0 || b > a {
+	// TestB ran 5 s of its 95 (it queued 90 s), so TestA (12 s) is first.
+	if !strings.Contains(got, "TestB                                         PASS        5s     1m30s") {
+		t.Errorf("TestB's queue time is not apart:\n%s", got)
+	}
+	if b, a := strings.Index(got, "TestB "), strings.Index(got, "TestA "); b < 0 || a < 0 || a > b {
 		t.Errorf("not slowest first:\n%s", got)
 	}
 }
