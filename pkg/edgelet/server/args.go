@@ -88,10 +88,14 @@ func controllerManagerArgs(cfg *config.Server, c *certs, leaderElect bool) []str
 		"root-ca-file":                     c.CA.CertFile,
 		"service-account-private-key-file": c.ServiceAccountKey,
 		"use-service-account-credentials":  "true",
-		"controllers":                      "*,bootstrapsigner,tokencleaner",
-		"configure-cloud-routes":           "false",
-		"leader-elect":                     strconv.FormatBool(leaderElect),
-		"profiling":                        "false",
+		// No tokencleaner: it deletes a bootstrap token the moment it
+		// expires, and then a refused join can only say "unknown token".
+		// The API server refuses expired tokens itself; edgelet deletes
+		// expired edgectl tokens an hour later (approver.go).
+		"controllers":            "*,bootstrapsigner",
+		"configure-cloud-routes": "false",
+		"leader-elect":           strconv.FormatBool(leaderElect),
+		"profiling":              "false",
 		// At start every controller gets its own ServiceAccount and token
 		// (use-service-account-credentials): a few hundred requests that
 		// the default burst of 30 spreads over ~3.5 s, which is most of
