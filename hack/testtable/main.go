@@ -36,12 +36,13 @@ type result struct {
 	name    string
 	action  string // pass, fail or skip
 	elapsed time.Duration
-	queued  time.Duration // of elapsed, the time a parallel test waited for its lane
+	ran     time.Duration // a parallel test's own time, without its wait for its turn (0: elapsed)
 	reason  string        // the skip's message
 }
 
-// laneLine is what the e2e suite's inLane logs once a test has its lane.
-var laneLine = regexp.MustCompile(`lane \S+: running after (\S+) in the queue`)
+// laneLine is what the e2e suite logs when a test that ran in a lane ends:
+// go test's elapsed time of a parallel test counts its wait too.
+var laneLine = regexp.MustCompile(`lane \S+: ran (\S+)`)
 
 // tail keeps a test's last few output lines: a skip's reason is the line
 // that t.Skip logs just before "--- SKIP".
@@ -82,7 +83,7 @@ func read(r io.Reader, w io.Writer) ([]result, map[string]result, error) {
 	var results []result
 	pkgs := map[string]result{}
 	tails := map[string]*tail{}
-	queued := map[string]time.Duration{}
+	ran := map[string]time.Duration{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -99,7 +100,7 @@ func read(r io.Reader, w io.Writer) ([]result, map[string]result, error) {
 		switch ev.Action {
 		case "output":
 			if m := laneLine.FindStringSubmatch(ev.Output); m != nil && ev.Test != "" {
-				queued[key], _ = time.ParseDuration(m[1])
+				ran[key], _ = time.ParseDuration(m[1])
 			}
 			if ev.Test != "" {
 				tl := tails[key]
@@ -110,7 +111,7 @@ func read(r io.Reader, w io.Writer) ([]result, map[string]result, error) {
 				tl.add(ev.Output)
 			}
 		case "pass", "fail", "skip":
-			res := result{name: ev.Test, action: ev.Action, elapsed: time.Duration(ev.Elapsed * float64(time.Second)), queued: queued[key]}
+			res := result{name: ev.Test, action: ev.Action, elapsed: time.Duration(ev.Elapsed * float64(time.Second)), ran: ran[key]}
 			if ev.Test == "" {
 				res.name = ev.Package
 				pkgs[ev.Package] = res
@@ -136,12 +137,17 @@ func summarize(w io.Writer, results []result, pkgs map[string]result) bool {
 			top = append(top, r)
 		}
 	}
-	run := func(r result) time.Duration { return r.elapsed - r.queued }
+	run := func(r result) time.Duration {
+		if r.ran > 0 {
+			return r.ran
+		}
+		return r.elapsed
+	}
 	sort.SliceStable(top, func(i, j int) bool { return run(top[i]) > run(top[j]) })
-	fmt.Fprintln(w, "\n== Test durations (top-level tests, slowest first; a parallel test's time waiting for its lane is apart)")
-	fmt.Fprintf(w, "%-44s %5s %9s %9s\n", "TEST", "", "RAN", "QUEUED")
+	fmt.Fprintln(w, "\n== Test durations (top-level tests, slowest first; of a test in a lane, the time it ran, not its wait)")
+	fmt.Fprintf(w, "%-44s %5s %9s %9s\n", "TEST", "", "RAN", "WAITED")
 	for _, r := range top {
-		fmt.Fprintf(w, "%-44s %5s %9s %9s\n", r.name, strings.ToUpper(r.action), run(r).Round(time.Second), r.queued.Round(time.Second))
+		fmt.Fprintf(w, "%-44s %5s %9s %9s\n", r.name, strings.ToUpper(r.action), run(r).Round(time.Second), (r.elapsed - run(r)).Round(time.Second))
 	}
 	names := make([]string, 0, len(pkgs))
 	for n := range pkgs {

@@ -12,7 +12,7 @@ const stream = `{"Action":"run","Package":"p","Test":"TestA"}
 {"Action":"output","Package":"p","Test":"TestA","Output":"=== RUN   TestA\n"}
 {"Action":"pass","Package":"p","Test":"TestA","Elapsed":12.4}
 {"Action":"run","Package":"p","Test":"TestB"}
-{"Action":"output","Package":"p","Test":"TestB","Output":"    main_test.go:40: lane clusters: running after 1m30s in the queue\n"}
+{"Action":"output","Package":"p","Test":"TestB","Output":"    main_test.go:40: lane clusters: ran 5s\n"}
 {"Action":"run","Package":"p","Test":"TestB/arm64"}
 {"Action":"output","Package":"p","Test":"TestB/arm64","Output":"    b_test.go:9: arm64 runs in make test-arm64\n"}
 {"Action":"output","Package":"p","Test":"TestB/arm64","Output":"    --- SKIP: TestB/arm64 (0.00s)\n"}
@@ -47,7 +47,7 @@ func TestSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
 	}
-	// TestB ran 5 s of its 95 (it queued 90 s), so TestA (12 s) is first.
+	// TestB ran 5 s of its 95 (it waited 90 s), so TestA (12 s) is first.
 	if !strings.Contains(got, "TestB                                         PASS        5s     1m30s") {
 		t.Errorf("TestB's queue time is not apart:\n%s", got)
 	}
