@@ -35,11 +35,12 @@ kv proc_sys "$([ -w /proc/sys/net/ipv4/ip_forward ] && echo rw || echo ro)"
 # containerd's snapshots are overlay mounts in /var/lib/containerd: an
 # overlay root cannot hold them ("overlay ... invalid argument"). Mount a
 # test overlay where they will be (the directory itself once it exists),
-# and remove it again.
+# and remove it again, with the directory's times as they were.
 ovl_test() {
   base=/var/lib/containerd
   [ -d "$base" ] || base=/var/lib
-  d=$(mktemp -d "$base/.edgectl-preflight.XXXXXX" 2>/dev/null) || { echo "no (cannot write $base)"; return; }
+  ref=$(mktemp) && touch -r "$base" "$ref"
+  d=$(mktemp -d "$base/.edgectl-preflight.XXXXXX" 2>/dev/null) || { rm -f "$ref"; echo "no (cannot write $base)"; return; }
   mkdir "$d/l" "$d/u" "$d/w" "$d/m" && echo x >"$d/l/f"
   if err=$(mount -t overlay overlay -o "lowerdir=$d/l,upperdir=$d/u,workdir=$d/w" "$d/m" 2>&1); then
     umount "$d/m"; echo yes
@@ -47,6 +48,7 @@ ovl_test() {
     echo "no (in $base: $(echo "$err" | head -n 1))"
   fi
   rm -rf "$d"
+  touch -r "$ref" "$base"; rm -f "$ref"
 }
 if [ "$ov" = yes ] && has mount; then kv overlay_mount "$(ovl_test)"; fi
 kv mem_available_kb "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
