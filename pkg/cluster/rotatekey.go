@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/edgectl/edgectl/internal/cli"
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/edgelet/secrets"
@@ -34,11 +36,7 @@ func (p *Provider) RotateKey(ctx context.Context, cluster string) (name string, 
 	each := func(what string, stdin string, args ...string) error {
 		for _, s := range servers {
 			status.Start(fmt.Sprintf("%s on %s", what, s))
-			var in io.Reader
-			if stdin != "" {
-				in = strings.NewReader(stdin)
-			}
-			if _, err := p.run(ctx, s, in, append([]string{"edgelet", "secrets-encrypt"}, args...)...); err != nil {
+			if err := p.secretsEncrypt(ctx, s, stdin, args...); err != nil {
 				return err
 			}
 		}
@@ -51,7 +49,7 @@ func (p *Provider) RotateKey(ctx context.Context, cluster string) (name string, 
 		return "", err
 	}
 	status.Start("Storing every Secret again under " + key.Name)
-	if _, err := p.run(ctx, servers[0], nil, "edgelet", "secrets-encrypt", "rewrite"); err != nil {
+	if err := p.secretsEncrypt(ctx, servers[0], "", "rewrite"); err != nil {
 		return "", err
 	}
 	if err := each("Dropping the old keys", "", "drop"); err != nil {
@@ -86,4 +84,47 @@ func (p *Provider) allRunning(ctx context.Context, cluster, what string) (server
 		return nil, nil, edgeerrors.New(edgeerrors.KindNotFound, "`edgectl cluster list` shows the clusters", "no cluster %q", cluster)
 	}
 	return servers, agents, nil
+}
+
+// secretsEncrypt runs `edgelet secrets-encrypt ARGS` on server. A server
+// whose API was away (edgelet restarting: after the step's own restart of
+// another server, a controller manager that lost its lease under load
+// restarts its whole edgelet) is waited for and asked again, up to three
+// times: every step is idempotent.
+func (p *Provider) secretsEncrypt(ctx context.Context, server, stdin string, args ...string) error {
+	var err error
+	for try := 1; ; try++ {
+		var in io.Reader
+		if stdin != "" {
+			in = strings.NewReader(stdin)
+		}
+		_, err = p.run(ctx, server, in, append([]string{"edgelet", "secrets-encrypt"}, args...)...)
+		if err == nil || try == 3 || ctx.Err() != nil || !apiAway(err) {
+			return err
+		}
+		p.logger.Warnf("%v; waiting for the API of %s, then again", firstLine(err.Error()), server)
+		if werr := p.waitServerAPI(ctx, server, 3*time.Minute); werr != nil {
+			return fmt.Errorf("%w (and then: %v)", err, werr)
+		}
+	}
+}
+
+// apiAway says whether err is a server's API that did not answer, rather
+// than a refusal.
+func apiAway(err error) bool {
+	for _, s := range []string{"connection refused", "unexpected EOF", "connection reset", "i/o timeout", "did not answer /readyz"} {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitServerAPI waits, within timeout, for a server's own API server to
+// answer /readyz.
+func (p *Provider) waitServerAPI(ctx context.Context, server string, timeout time.Duration) error {
+	return wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := p.run(ctx, server, nil, "kubectl", "get", "--raw", "/readyz")
+		return err == nil, nil
+	})
 }
