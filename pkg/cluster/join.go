@@ -89,20 +89,7 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 	if err := p.checkJoinName(ctx, opts.Cluster, name, opts.Target); err != nil {
 		return "", err
 	}
-	tok := opts.Token
-	var dropToken func(context.Context) error
-	if tok == "" {
-		// One token per join: it joins this node only, and expires soon
-		// after the join's wait.
-		tok, err = p.CreateToken(ctx, TokenOptions{Cluster: opts.Cluster, TTL: max(opts.Wait+10*time.Minute, 15*time.Minute), Uses: 1,
-			Description: fmt.Sprintf("node join of %s (%s)", name, opts.Target.Host)})
-		if err != nil {
-			return "", err
-		}
-		id := tokenID(tok)
-		dropToken = func(ctx context.Context) error { return p.DeleteTokens(ctx, opts.Cluster, []string{id}) }
-	}
-	join, err := joinFor(cfg, name, pre.Arch, tok, opts.Labels, opts.Taints)
+	join, err := joinFor(cfg, name, pre.Arch, opts.Token, opts.Labels, opts.Taints)
 	if err != nil {
 		return "", err
 	}
@@ -121,15 +108,27 @@ func (p *Provider) JoinHost(ctx context.Context, opts JoinOptions) (string, erro
 		}
 		return err
 	}
-	steps := []step{
-		{title: fmt.Sprintf("Installing the linux/%s agent on %s", pre.Arch, h.Target.Host),
-			do: func(ctx context.Context) error { return board.Install(ctx, h, join, bundle) }, undo: undo},
+	var steps []step
+	if opts.Token == "" {
+		// One token per join: it joins this node only, and expires soon
+		// after the join's wait. A failed join takes it with it.
+		var id string
+		steps = append(steps, step{title: "Making a single-use join token",
+			do: func(ctx context.Context) error {
+				tok, err := p.CreateToken(ctx, TokenOptions{Cluster: opts.Cluster, TTL: max(opts.Wait+10*time.Minute, 15*time.Minute), Uses: 1,
+					Description: fmt.Sprintf("node join of %s (%s)", name, opts.Target.Host)})
+				join.Token, id = tok, tokenID(tok)
+				return err
+			},
+			undo: func(ctx context.Context) error {
+				if id == "" {
+					return nil
+				}
+				return p.DeleteTokens(ctx, opts.Cluster, []string{id})
+			}})
 	}
-	if dropToken != nil {
-		// A failed join takes its token with it.
-		steps = append([]step{{title: "Making a single-use join token " + tokenID(tok),
-			do: func(context.Context) error { return nil }, undo: dropToken}}, steps...)
-	}
+	steps = append(steps, step{title: fmt.Sprintf("Installing the linux/%s agent on %s", pre.Arch, h.Target.Host),
+		do: func(ctx context.Context) error { return board.Install(ctx, h, join, bundle) }, undo: undo})
 	if opts.Wait > 0 {
 		steps = append(steps, step{title: fmt.Sprintf("Waiting ≤ %s for %s to be Ready", opts.Wait, name),
 			do: func(ctx context.Context) error { return p.waitJoined(ctx, h, opts.Cluster, name, opts.Wait) }})
