@@ -29,8 +29,9 @@ import (
 // The machines lane holds the tests of Podman machines (boards, promoted
 // hosts): a machine's systemd that stops prunes the cgroups Podman made
 // for the other machines' execs, so no two of them overlap. Tests in no
-// lane run first, alone: they restart an engine, time links or create many
-// clusters at once. EDGECTL_E2E_SERIAL=1 runs every test alone.
+// lane run first, alone: they restart an engine, time links, create many
+// clusters at once, or restart etcd members one after another (HA).
+// EDGECTL_E2E_SERIAL=1 runs every test alone.
 var lanes = map[string]*sync.Mutex{laneMachines: {}, laneClusters: {}}
 
 const (
