@@ -176,26 +176,28 @@ func loadOrEmpty(path string) (*clientcmdapi.Config, error) {
 
 // Kubeconfig returns the cluster's kubeconfig (for the host) as YAML.
 func (p *Provider) Kubeconfig(ctx context.Context, cluster string) ([]byte, error) {
-	server, err := p.runningServer(ctx, cluster, "")
-	if err != nil {
-		return nil, err
-	}
-	apiPort, _ := strconv.Atoi(server.Labels[runtime.LabelAPIPort])
-	kc, err := p.fetchKubeconfig(ctx, cluster, server.Name, "127.0.0.1", apiPort)
+	kc, err := p.hostKubeconfig(ctx, cluster)
 	if err != nil {
 		return nil, err
 	}
 	return clientcmd.Write(*kc)
 }
 
+// hostKubeconfig is the cluster's kubeconfig for the host, read from a
+// running server.
+func (p *Provider) hostKubeconfig(ctx context.Context, cluster string) (*clientcmdapi.Config, error) {
+	server, err := p.runningServer(ctx, cluster, "")
+	if err != nil {
+		return nil, err
+	}
+	apiPort, _ := strconv.Atoi(server.Labels[runtime.LabelAPIPort])
+	return p.fetchKubeconfig(ctx, cluster, server.Name, "127.0.0.1", apiPort)
+}
+
 // MergeKubeconfig writes the cluster's context into the kubeconfig file at
 // path (KubeconfigPath rules) and returns the file it wrote.
 func (p *Provider) MergeKubeconfig(ctx context.Context, cluster, path string, switchContext bool) (string, error) {
-	data, err := p.Kubeconfig(ctx, cluster)
-	if err != nil {
-		return "", err
-	}
-	kc, err := clientcmd.Load(data)
+	kc, err := p.hostKubeconfig(ctx, cluster)
 	if err != nil {
 		return "", err
 	}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
@@ -158,11 +156,7 @@ func shrunk(old *v1alpha1.Cluster, role string, index int) *v1alpha1.Cluster {
 }
 
 func (p *Provider) waitNode(ctx context.Context, cluster, node string, wait time.Duration, logs string) error {
-	kcYAML, err := p.Kubeconfig(ctx, cluster)
-	if err != nil {
-		return err
-	}
-	kc, err := clientcmd.Load(kcYAML)
+	kc, err := p.hostKubeconfig(ctx, cluster)
 	if err != nil {
 		return err
 	}

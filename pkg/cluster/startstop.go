@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/edgectl/edgectl/internal/cli"
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 )
@@ -63,12 +61,7 @@ func (p *Provider) Start(ctx context.Context, name string, wait time.Duration) e
 		return nil
 	}
 	status.Start(fmt.Sprintf("Waiting ≤ %s for the API, nodes Ready and CoreDNS", wait))
-	kcYAML, err := p.Kubeconfig(ctx, name)
-	if err != nil {
-		status.End(false)
-		return err
-	}
-	kc, err := clientcmd.Load(kcYAML)
+	kc, err := p.hostKubeconfig(ctx, name)
 	if err != nil {
 		status.End(false)
 		return err

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/edgelet/token"
@@ -153,11 +152,7 @@ func (p *Provider) checkJoinToken(ctx context.Context, cluster, own, full string
 
 // adminClient is an admin client of the cluster, through its API on this host.
 func (p *Provider) adminClient(ctx context.Context, cluster string) (kubernetes.Interface, error) {
-	data, err := p.Kubeconfig(ctx, cluster)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := clientcmd.Load(data)
+	kc, err := p.hostKubeconfig(ctx, cluster)
 	if err != nil {
 		return nil, err
 	}
