@@ -38,6 +38,14 @@ func PrintJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// RequireCluster refuses an empty --cluster (-c).
+func RequireCluster(name string) error {
+	if name == "" {
+		return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
+	}
+	return nil
+}
+
 // CheckOutput validates an -o value.
 func CheckOutput(o string) error {
 	if o != "" && o != "json" && o != "table" {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
 )
@@ -38,13 +37,6 @@ Container nodes and promoted hosts join with the cluster's own token, which
 	return cmd
 }
 
-func requireCluster(name string) error {
-	if name == "" {
-		return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
-	}
-	return nil
-}
-
 func createCommand(deps cmdutil.Deps) *cobra.Command {
 	opts := cluster.TokenOptions{}
 	cmd := &cobra.Command{
@@ -54,7 +46,7 @@ func createCommand(deps cmdutil.Deps) *cobra.Command {
   edgectl node join -c edge --ssh pi@192.168.1.50 --token "$(edgectl token create -c edge --uses 1)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireCluster(opts.Cluster); err != nil {
+			if err := cmdutil.RequireCluster(opts.Cluster); err != nil {
 				return err
 			}
 			p, err := cluster.NewProvider(deps.Logger())
@@ -85,7 +77,7 @@ func listCommand(deps cmdutil.Deps) *cobra.Command {
 		Short:   "List a cluster's join tokens: expiry, uses, the nodes that joined with each",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireCluster(name); err != nil {
+			if err := cmdutil.RequireCluster(name); err != nil {
 				return err
 			}
 			if err := cmdutil.CheckOutput(output); err != nil {
@@ -141,7 +133,7 @@ func deleteCommand(deps cmdutil.Deps) *cobra.Command {
 		Short:   "Delete join tokens: no host can join with them any more (nodes that joined keep running)",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireCluster(name); err != nil {
+			if err := cmdutil.RequireCluster(name); err != nil {
 				return err
 			}
 			p, err := cluster.NewProvider(deps.Logger())

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
 )
@@ -35,8 +34,8 @@ each waited for until its Node is Ready (--wait).`,
   edgectl node add -c demo --label site=shop-7 --taint edge=true:NoSchedule`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Cluster == "" {
-				return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
+			if err := cmdutil.RequireCluster(opts.Cluster); err != nil {
+				return err
 			}
 			var err error
 			if opts.Labels, err = cmdutil.ParseLabels(labels); err != nil {

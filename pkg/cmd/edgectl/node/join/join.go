@@ -44,8 +44,8 @@ copy it and the bundle it names to the host and run it as root.`,
   edgectl node join -c edge --print --name pi-7 --platform linux/arm64 > join.sh`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Cluster == "" {
-				return edgeerrors.New(edgeerrors.KindInvalidConfig, "", "--cluster (-c) is required")
+			if err := cmdutil.RequireCluster(opts.Cluster); err != nil {
+				return err
 			}
 			var err error
 			if opts.Labels, err = cmdutil.ParseLabels(labels); err != nil {
