@@ -109,24 +109,7 @@ func startMySQL(t testing.TB, port int) func(query string) string {
 	srv := exec.Command("/usr/sbin/mariadbd", "--no-defaults", "--datadir="+data, "--user=root", "--port="+strconv.Itoa(port),
 		"--bind-address=0.0.0.0", "--socket="+sock, "--pid-file="+filepath.Join(dir, "mariadb.pid"), "--log-error="+logFile,
 		"--skip-grant-tables", "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0")
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start mariadbd: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = srv.Process.Kill()
-		}
-		if t.Failed() {
-			if out, err := os.ReadFile(logFile); err == nil {
-				t.Logf("mariadb log:\n%s", lastLines(string(out), 40))
-			}
-		}
-	})
+	startServer(t, srv, "mariadb", logFile)
 	query := func(q string) (string, error) {
 		out, err := exec.Command("mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", strconv.Itoa(port), "-u", "root", "-N", "-B", "-e", q).CombinedOutput()
 		return strings.TrimSpace(string(out)), err
@@ -195,24 +178,7 @@ func startPostgres(t testing.TB, port int, subnet string) func(db, query string)
 		t.Fatal(err)
 	}
 	srv.Stdout, srv.Stderr = logFile, logFile
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start postgres: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(os.Interrupt) // fast shutdown
-		done := make(chan struct{})
-		go func() { _ = srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = srv.Process.Kill()
-		}
-		if t.Failed() {
-			if out, err := os.ReadFile(logFile.Name()); err == nil {
-				t.Logf("postgres log:\n%s", out)
-			}
-		}
-	})
+	startServer(t, srv, "postgres", logFile.Name())
 	query := func(db, q string) string {
 		out, err := exec.Command(filepath.Join(bin, "psql"), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres",
 			"-d", db, "-tAc", q).CombinedOutput()
@@ -245,4 +211,29 @@ func postgresBin(t testing.TB) string {
 	}
 	t.Fatal("PostgreSQL server programs not found under /usr/lib/postgresql (run `make deps`, which installs the postgresql package)")
 	return ""
+}
+
+// startServer starts a database server for the test, and at its end stops it
+// with SIGINT (a fast shutdown for both), killing it after 20 s; when the
+// test failed, it logs the end of the server's log.
+func startServer(t testing.TB, srv *exec.Cmd, name, logFile string) {
+	t.Helper()
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = srv.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = srv.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = srv.Process.Kill()
+		}
+		if t.Failed() {
+			if out, err := os.ReadFile(logFile); err == nil {
+				t.Logf("%s log:\n%s", name, lastLines(string(out), 40))
+			}
+		}
+	})
 }
