@@ -112,7 +112,7 @@ func (p *Provider) secretsEncrypt(ctx context.Context, server, stdin string, arg
 // apiAway says whether err is a server's API that did not answer, rather
 // than a refusal.
 func apiAway(err error) bool {
-	for _, s := range []string{"connection refused", "unexpected EOF", "connection reset", "i/o timeout", "did not answer /readyz"} {
+	for _, s := range []string{"connection refused", "unexpected EOF", "connection reset", "i/o timeout", "Client.Timeout exceeded", "TLS handshake timeout", "did not answer /readyz"} {
 		if strings.Contains(err.Error(), s) {
 			return true
 		}

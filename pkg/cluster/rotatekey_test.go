@@ -20,10 +20,7 @@ func TestSecretsEncryptAsksAgainWhenTheAPIWasAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	var calls []string
-	answers := []runtime.ExecResult{
-		{ExitCode: 1, Stderr: `edgelet: list Secrets: Get "https://127.0.0.1:6443/api/v1/secrets": dial tcp 127.0.0.1:6443: connect: connection refused`},
-		{ExitCode: 0},
-	}
+	var answers []runtime.ExecResult
 	rt.OnExec = func(r *fake.Runtime, name string, cmd []string, stdin string) (runtime.ExecResult, error) {
 		calls = append(calls, strings.Join(cmd, " "))
 		if cmd[0] == "edgelet" {
@@ -34,11 +31,18 @@ func TestSecretsEncryptAsksAgainWhenTheAPIWasAway(t *testing.T) {
 		return runtime.ExecResult{}, nil // kubectl get --raw /readyz: ok
 	}
 	p := NewProviderWithRuntime(rt, log.Discard())
-	if err := p.secretsEncrypt(ctx, "s0", "", "rewrite"); err != nil {
-		t.Fatalf("secretsEncrypt: %v", err)
-	}
-	if got := strings.Join(calls, "; "); got != "edgelet secrets-encrypt rewrite; kubectl get --raw /readyz; edgelet secrets-encrypt rewrite" {
-		t.Errorf("calls: %s", got)
+	for _, away := range []string{
+		`edgelet: list Secrets: Get "https://127.0.0.1:6443/api/v1/secrets": dial tcp 127.0.0.1:6443: connect: connection refused`,
+		`edgelet: list Secrets: Get "https://127.0.0.1:6443/api/v1/secrets": net/http: request canceled (Client.Timeout exceeded while awaiting headers)`,
+	} {
+		calls = nil
+		answers = []runtime.ExecResult{{ExitCode: 1, Stderr: away}, {ExitCode: 0}}
+		if err := p.secretsEncrypt(ctx, "s0", "", "rewrite"); err != nil {
+			t.Fatalf("secretsEncrypt after %q: %v", away, err)
+		}
+		if got := strings.Join(calls, "; "); got != "edgelet secrets-encrypt rewrite; kubectl get --raw /readyz; edgelet secrets-encrypt rewrite" {
+			t.Errorf("calls after %q: %s", away, got)
+		}
 	}
 
 	calls = nil

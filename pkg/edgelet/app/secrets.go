@@ -66,7 +66,10 @@ func newSecretsCommand() *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		kc.Timeout = 5 * time.Second
+		// Long enough for a list of every Secret from a server that has
+		// just restarted under load (an HA cluster on a busy machine took
+		// more than 5 s); the /readyz waits poll within their own limit.
+		kc.Timeout = 30 * time.Second
 		return kubernetes.NewForConfig(kc)
 	}
 	// step runs one step of a rotation across servers and restarts this
