@@ -11,17 +11,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/ocitar"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+	"github.com/edgectl/edgectl/pkg/registry"
 )
 
 // TestArm64Agent is issue 15's mixed-architecture acceptance: a cluster
@@ -43,11 +50,23 @@ func TestArm64Agent(t *testing.T) {
 	}
 	e := setup(t)
 	const cname = "e2e-arm64"
-	start := time.Now()
-	e.create(t, &v1alpha1.Cluster{Name: cname, Agents: 1, AgentPlatform: "linux/arm64"})
-	client := e.client(t, cname)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	regPort := freeHostPort(t)
+	const reg = "e2e-arm64-reg"
+	regs := registry.NewManager(e.p.Runtime(), log.New(os.Stderr, 0, false))
+	_ = regs.Delete(ctx, reg, true, nil) // a leftover of an interrupted run
+	t.Cleanup(func() {
+		if err := regs.Delete(context.Background(), reg, true, nil); err != nil {
+			t.Errorf("delete registry: %v", err)
+		}
+	})
+	if _, err := regs.Create(ctx, registry.CreateOptions{Name: reg, Port: regPort}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	e.create(t, &v1alpha1.Cluster{Name: cname, Agents: 1, AgentPlatform: "linux/arm64", Registries: []string{reg}})
+	client := e.client(t, cname)
 	server, agent := nodeName(cname, "server", 0), nodeName(cname, "agent", 0)
 	waitNodeReady(ctx, t, client, agent)
 	t.Logf("emulated arm64 agent Ready %s after create began", time.Since(start).Round(100*time.Millisecond))
@@ -141,6 +160,56 @@ func TestArm64Agent(t *testing.T) {
 		}
 	})
 
+	// Issue 28 §5: the emulated node's containerd is the host's, and its CRI
+	// pulls resolve an index to the host's platform; edgelet's resolver
+	// hands it the node's platform's manifest instead.
+	t.Run("a multi-platform image pulled from a registry runs each node's own platform", func(t *testing.T) {
+		index := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+		manifests := map[string]string{}
+		for _, arch := range []string{"amd64", "arm64"} {
+			img := archEchoImage(ctx, t, arch)
+			d, err := img.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			manifests[arch] = d.String()
+			index = mutate.AppendManifests(index, mutate.IndexAddendum{Add: img,
+				Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+		}
+		top, err := index.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.NewTag(fmt.Sprintf("127.0.0.1:%d/edgectl-e2e/echo:multi-registry", regPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.WriteIndex(ref, index, remote.WithContext(ctx)); err != nil {
+			t.Fatalf("push the index: %v", err)
+		}
+		image := fmt.Sprintf("localhost:%d/edgectl-e2e/echo:multi-registry", regPort)
+		for node, want := range map[string]string{server: "x86_64", agent: "aarch64"} {
+			pod := archPod(ctx, t, e, client, "uname-pulled-"+strings.TrimPrefix(node, cname+"-"), image, node, []string{"/echo", "uname"})
+			waitPodDone(ctx, t, client, pod)
+			if got := strings.TrimSpace(podLogs(ctx, t, client, pod)); got != want {
+				t.Errorf("%s on %s: uname -m %q, want %s", pod, node, got, want)
+			}
+		}
+		// What each containerd holds under the name: the index on the
+		// host's platform, the arm64 manifest on the emulated node.
+		for node, want := range map[string]string{server: top.String(), agent: manifests["arm64"]} {
+			var line string
+			for _, l := range strings.Split(e.nodeExec(t, node, "ctr", "-n", "k8s.io", "images", "ls"), "\n") {
+				if f := strings.Fields(l); len(f) > 2 && f[0] == image {
+					line = l
+				}
+			}
+			if !strings.Contains(line, want) {
+				t.Errorf("%s holds %s as %q, want target %s", node, image, line, want)
+			}
+		}
+	})
+
 	t.Run("Service traffic crosses the architectures both ways", func(t *testing.T) {
 		for _, dir := range [][2]string{{pods[0], pods[1]}, {pods[1], pods[0]}} {
 			from, to := dir[0], dir[1]
@@ -191,13 +260,19 @@ func archPod(ctx context.Context, t *testing.T, e *env, c kubernetes.Interface, 
 		}
 		selector = map[string]string{"kubernetes.io/arch": strings.TrimPrefix(platform, "linux/")}
 	}
+	// An image of the test's registry (localhost:PORT) is pulled; every
+	// other was imported, and a pull would hide a missing import.
+	policy := corev1.PullNever
+	if strings.HasPrefix(image, "localhost:") {
+		policy = corev1.PullIfNotPresent
+	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod": name}},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			NodeSelector:  selector,
 			NodeName:      node,
-			Containers: []corev1.Container{{Name: "c", Image: image, ImagePullPolicy: corev1.PullNever, Command: cmd,
+			Containers: []corev1.Container{{Name: "c", Image: image, ImagePullPolicy: policy, Command: cmd,
 				Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1}}},
 		},

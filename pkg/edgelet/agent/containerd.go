@@ -99,14 +99,22 @@ func (a *agent) startContainerd(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := writeMirrors(registryDir, a.cfg.Mirrors, a.cfg.MirrorServers); err != nil {
-		return fmt.Errorf("registry mirrors: %w", err)
-	}
-	// Emulated (nodev1.NativeDir): the host's own containerd, shim and runc.
-	bin, path, platform := "containerd", os.Getenv("PATH"), ""
+	// Emulated (nodev1.NativeDir): the host's own containerd, shim and runc,
+	// and a resolver that gives it the tags of this node's platform.
+	bin, path, platform, resolver := "containerd", os.Getenv("PATH"), "", ""
 	if _, err := os.Stat(filepath.Join(nodev1.NativeDir, "containerd")); err == nil {
 		bin, path, platform = filepath.Join(nodev1.NativeDir, "containerd"), nodev1.NativeDir+":"+path, "linux/"+goruntime.GOARCH
-		klog.InfoS("Emulated node: running the host's containerd and runc", "dir", nodev1.NativeDir, "imagePlatform", platform)
+		r, err := newPlatformResolver(platform, a.cfg.Mirrors, a.cfg.MirrorServers)
+		if err != nil {
+			return err
+		}
+		if resolver, err = r.serve(ctx); err != nil {
+			return fmt.Errorf("platform resolver: %w", err)
+		}
+		klog.InfoS("Emulated node: running the host's containerd and runc", "dir", nodev1.NativeDir, "imagePlatform", platform, "resolver", resolver)
+	}
+	if err := writeMirrors(registryDir, a.cfg.Mirrors, a.cfg.MirrorServers, resolver); err != nil {
+		return fmt.Errorf("registry mirrors: %w", err)
 	}
 	conf, err := renderContainerdConfig(containerdParams{
 		ImagePlatform:       platform,

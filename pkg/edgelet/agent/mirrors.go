@@ -12,24 +12,42 @@ import (
 
 // hostsTOML is containerd's certs.d/HOST/hosts.toml that sends every pull of
 // HOST to mirror first. When the mirror fails, containerd falls back to
-// server, or without one to the registry's own default address.
-func hostsTOML(mirror, server string) []byte {
+// server, or without one to the registry's own default address. A resolver
+// (an emulated node's platformResolver) is asked first to resolve tags.
+func hostsTOML(resolver, mirror, server string) []byte {
 	var b []byte
 	b = append(b, "# Written by edgelet from its node config (mirrors); rewritten at every start.\n"...)
 	if server != "" {
 		b = fmt.Appendf(b, "server = %q\n", server)
 	}
-	return fmt.Appendf(b, "\n[host.%q]\n  capabilities = [\"pull\", \"resolve\", \"push\"]\n", mirror)
+	if resolver != "" {
+		b = fmt.Appendf(b, "\n# The tags of multi-platform images resolve to this node's platform.\n[host.%q]\n  capabilities = [\"resolve\"]\n", resolver)
+	}
+	if mirror != "" {
+		b = fmt.Appendf(b, "\n[host.%q]\n  capabilities = [\"pull\", \"resolve\", \"push\"]\n", mirror)
+	}
+	return b
 }
 
+// defaultHosts is certs.d's _default, for the registries no mirror names.
+const defaultHosts = "_default"
+
 // writeMirrors makes dir/HOST/hosts.toml for each mirror and removes the
-// host directories no mirror names: edgelet owns dir.
-func writeMirrors(dir string, mirrors, servers map[string]string) error {
+// host directories no mirror names: edgelet owns dir. With a resolver,
+// every registry (through dir/_default) asks it first to resolve tags.
+func writeMirrors(dir string, mirrors, servers map[string]string, resolver string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	hosts := make([]string, 0, len(mirrors))
-	for h := range mirrors {
+	files := map[string][]byte{}
+	for h, m := range mirrors {
+		files[h] = hostsTOML(resolver, m, servers[h])
+	}
+	if resolver != "" {
+		files[defaultHosts] = hostsTOML(resolver, "", "")
+	}
+	hosts := make([]string, 0, len(files))
+	for h := range files {
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
@@ -37,7 +55,7 @@ func writeMirrors(dir string, mirrors, servers map[string]string) error {
 		if err := os.MkdirAll(filepath.Join(dir, h), 0o755); err != nil {
 			return err
 		}
-		if err := pki.WriteFileIfChanged(filepath.Join(dir, h, "hosts.toml"), hostsTOML(mirrors[h], servers[h]), 0o644); err != nil {
+		if err := pki.WriteFileIfChanged(filepath.Join(dir, h, "hosts.toml"), files[h], 0o644); err != nil {
 			return err
 		}
 	}
@@ -46,7 +64,7 @@ func writeMirrors(dir string, mirrors, servers map[string]string) error {
 		return err
 	}
 	for _, e := range entries {
-		if _, ok := mirrors[e.Name()]; !ok && !strings.HasPrefix(e.Name(), ".") {
+		if _, ok := files[e.Name()]; !ok && !strings.HasPrefix(e.Name(), ".") {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ func TestWriteMirrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	mirrors := map[string]string{"docker.io": "http://edgectl-registry-cache:5000", "localhost:5001": "http://edgectl-registry-cache:5000"}
-	if err := writeMirrors(dir, mirrors, map[string]string{"docker.io": "https://registry-1.docker.io"}); err != nil {
+	if err := writeMirrors(dir, mirrors, map[string]string{"docker.io": "https://registry-1.docker.io"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	for host := range mirrors {
@@ -26,7 +26,7 @@ func TestWriteMirrors(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("a host no mirror names was kept: %v", err)
 	}
-	if err := writeMirrors(dir, nil, nil); err != nil {
+	if err := writeMirrors(dir, nil, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
