@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64 test-vm
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64 test-vm dist
 
 all: build
 
@@ -32,6 +32,12 @@ deps-arm64:
 ## which emulated nodes take their containerd, runc and iptables from
 image-arm64: deps deps-arm64 image
 	bin/edgectl image build --platform linux/arm64
+
+## dist: the release artifacts in dist/: edgectl for linux and darwin (amd64, arm64) with the
+## version stamped in, their Go module lists, the node images as one OCI index, the board
+## bundles, SHA256SUMS (hack/dist.sh). DIST_BINARIES_ONLY=1 makes the binaries alone.
+dist: $(if $(DIST_BINARIES_ONLY),,image-arm64)
+	hack/dist.sh
 
 ## up: build everything, create the demo cluster and show it working
 up: image

@@ -49,7 +49,7 @@ func Write(dst string, named ...Named) error {
 			err = p.AppendImage(n.Images[0], ann)
 		} else {
 			var index v1.ImageIndex
-			if index, err = platformIndex(n.Images); err == nil {
+			if index, err = PlatformIndex(n.Images); err == nil {
 				err = p.AppendIndex(index, ann)
 			}
 		}
@@ -68,8 +68,8 @@ func Write(dst string, named ...Named) error {
 	return os.Rename(tmp, dst)
 }
 
-// platformIndex is an OCI index of images, each under its config's platform.
-func platformIndex(images []v1.Image) (v1.ImageIndex, error) {
+// PlatformIndex is an OCI index of images, each under its config's platform.
+func PlatformIndex(images []v1.Image) (v1.ImageIndex, error) {
 	var adds []mutate.IndexAddendum
 	for _, img := range images {
 		cf, err := img.ConfigFile()
