@@ -49,8 +49,15 @@ func TestMetricsServer(t *testing.T) {
 		"-o", "jsonpath={.status.conditions[?(@.type=='Available')].status}"); got != "True" {
 		t.Errorf("APIService v1beta1.metrics.k8s.io Available=%q", got)
 	}
-	if out := e.nodeExec(t, server, "kubectl", "top", "pods", "-n", "kube-system", "--no-headers"); !strings.Contains(out, "coredns") {
-		t.Errorf("kubectl top pods: %q", out)
+	// Pod metrics need a second scrape after the first node metrics:
+	// "metrics not available yet" until then.
+	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		res, err := e.p.Runtime().Exec(ctx, server, []string{"kubectl", "top", "pods", "-n", "kube-system", "--no-headers"}, nil)
+		top = res.Stdout + res.Stderr
+		return err == nil && res.ExitCode == 0 && strings.Contains(top, "coredns"), nil
+	})
+	if err != nil {
+		t.Errorf("kubectl top pods: %v\n%s", err, top)
 	}
 
 	deployBurner(ctx, t, client)
