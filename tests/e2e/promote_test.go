@@ -198,7 +198,9 @@ func TestPromoteApply(t *testing.T) {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	t.Logf("first apply (%s):\n%s", first.Round(time.Second), lastLines(out, 8))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// Generous: under CI's load the upgrade alone (it builds the newer
+	// edgectl's bundles) took 9 min.
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	promoted := promotedClient(t, e.kubeconfig, promote.ContextName(name))
 	nodes := nodesByName(ctx, t, promoted)
