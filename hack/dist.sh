@@ -15,7 +15,7 @@ out=${DIST_DIR:-dist}
 go=${GO:-go}
 rm -rf "$out"
 mkdir -p "$out"
-ldflags="-s -w -X github.com/edgectl/edgectl/pkg/cmd/edgectl/version.Version=$version"
+ldflags="-s -w -X github.com/edgectl/edgectl/pkg/version.Version=$version"
 for pf in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do
   os=${pf%/*} arch=${pf#*/}
   bin=$out/edgectl-$os-$arch

@@ -66,7 +66,7 @@ func (p *Provider) AddNode(ctx context.Context, opts AddNodeOptions) (string, er
 	if err := cfg.Validate(); err != nil {
 		return "", edgeerrors.Wrap(edgeerrors.KindInvalidConfig, "", err)
 	}
-	if err := p.checkPlatform(ctx, cfg.Image, cfg.Platform(role, next)); err != nil {
+	if err := p.checkPlatform(ctx, cfg.Image, cfg.Registries, cfg.Platform(role, next)); err != nil {
 		return "", err
 	}
 	if flannelBackend(cfg) != flannelBackend(old) {

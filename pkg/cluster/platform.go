@@ -24,7 +24,7 @@ func (p *Provider) checkPlatforms(ctx context.Context, cfg *v1alpha1.Cluster) er
 				continue
 			}
 			seen[platform] = true
-			if err := p.checkPlatform(ctx, cfg.Image, platform); err != nil {
+			if err := p.checkPlatform(ctx, cfg.Image, cfg.Registries, platform); err != nil {
 				return err
 			}
 		}
@@ -32,13 +32,14 @@ func (p *Provider) checkPlatforms(ctx context.Context, cfg *v1alpha1.Cluster) er
 	// Emulated nodes run the host's containerd, runc and iptables, taken
 	// from the host platform's node image (emulationFiles).
 	if host := v1alpha1.HostPlatform(); cfg.Emulated() && !seen[host] {
-		return p.checkPlatform(ctx, cfg.Image, host)
+		return p.checkPlatform(ctx, cfg.Image, cfg.Registries, host)
 	}
 	return nil
 }
 
-// checkPlatform checks one platform (see checkPlatforms).
-func (p *Provider) checkPlatform(ctx context.Context, image, platform string) error {
+// checkPlatform checks one platform (see checkPlatforms). A node image
+// that is missing and names its registry is pulled first (pullImage).
+func (p *Provider) checkPlatform(ctx context.Context, image string, registries []string, platform string) error {
 	arch := strings.TrimPrefix(platform, "linux/")
 	if platform != v1alpha1.HostPlatform() {
 		dir := p.binfmtDir
@@ -56,6 +57,16 @@ func (p *Provider) checkPlatform(ctx context.Context, image, platform string) er
 	have, ok, err := p.rt.ImageLabel(ctx, ref, nodeimage.LabelArch)
 	if err != nil {
 		return engineError(err)
+	}
+	if !ok && nodeimage.Pullable(image) {
+		if err := p.pullImage(ctx, registries, image, platform); err != nil {
+			return edgeerrors.New(edgeerrors.KindImageMissing,
+				fmt.Sprintf("check the reference and the registry, or build the image here with `edgectl image build --platform %s --tag %s`", platform, image),
+				"node image %q (for %s) is not in the engine, and the pull failed: %v", ref, platform, err)
+		}
+		if have, ok, err = p.rt.ImageLabel(ctx, ref, nodeimage.LabelArch); err != nil {
+			return engineError(err)
+		}
 	}
 	if !ok && ref == image {
 		return edgeerrors.New(edgeerrors.KindImageMissing, "build it with `edgectl image build` (or `make image`), or pass --image",

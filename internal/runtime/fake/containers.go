@@ -1,10 +1,13 @@
 package fake
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	goruntime "runtime"
 	"sort"
 	"strings"
@@ -234,13 +237,59 @@ func (r *Runtime) ImageLabel(_ context.Context, ref, label string) (string, bool
 	return labels[label], true, nil
 }
 
-// LoadImage reads the archive and records it.
+// LoadImage reads the archive and records it. The images of a `docker
+// save` archive (manifest.json) are kept under their tags, with their
+// config's labels.
 func (r *Runtime) LoadImage(_ context.Context, archive io.Reader) error {
-	_, err := io.Copy(io.Discard, archive)
+	data, err := io.ReadAll(archive)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, "load")
-	return err
+	if err != nil {
+		return err
+	}
+	for tag, labels := range savedImages(data) {
+		r.images[tag] = labels
+	}
+	return nil
+}
+
+// savedImages reads a `docker save` archive: each tag's config labels.
+// Anything else holds none.
+func savedImages(data []byte) map[string]map[string]string {
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if b, err := io.ReadAll(tr); err == nil {
+			files[path.Clean(h.Name)] = b
+		}
+	}
+	var manifest []struct {
+		Config   string
+		RepoTags []string
+	}
+	if json.Unmarshal(files["manifest.json"], &manifest) != nil {
+		return nil
+	}
+	out := map[string]map[string]string{}
+	for _, m := range manifest {
+		var cfg struct {
+			Config struct{ Labels map[string]string }
+		}
+		_ = json.Unmarshal(files[path.Clean(m.Config)], &cfg)
+		labels := cfg.Config.Labels
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		for _, t := range m.RepoTags {
+			out[t] = labels
+		}
+	}
+	return out
 }
 
 // SaveImage streams the refs' names, one per line, as the "archive".

@@ -69,8 +69,18 @@ func (o RemoteOptions) remote(ctx context.Context, more ...remote.Option) []remo
 // names its registry (ghcr.io/..., localhost:5001/...). A short name such
 // as edgectl/node:dev is a local build, which Docker Hub does not hold.
 func Pullable(ref string) bool {
+	_, named := RegistryHost(ref)
+	return named
+}
+
+// RegistryHost is the registry of ref, and whether ref names it: a short
+// name is Docker Hub's (docker.io).
+func RegistryHost(ref string) (string, bool) {
 	first, _, ok := strings.Cut(ref, "/")
-	return ok && (strings.ContainsAny(first, ".:") || first == "localhost")
+	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first, true
+	}
+	return "docker.io", false
 }
 
 // Push writes the engine's node images of platforms (local, or

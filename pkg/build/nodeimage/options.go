@@ -11,13 +11,16 @@ import (
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/version"
 )
 
 // ModulePath is the Go module of edgectl's source tree.
 const ModulePath = "github.com/edgectl/edgectl"
 
-// DefaultTag is the node image edgectl uses when none is given.
-const DefaultTag = "edgectl/node:dev"
+// DefaultTag is the node image of a build from the source tree. A build
+// with no --tag takes the node image edgectl uses (version.NodeImage), so
+// that a release builds the image it would pull.
+const DefaultTag = version.DevImage
 
 // Versions of what goes into the node. Kubernetes comes from go.mod.
 const (
@@ -74,7 +77,7 @@ func (o *Options) Complete() error {
 		o.Archs = []string{o.Arch}
 	}
 	if o.Tag == "" {
-		o.Tag = DefaultTag
+		o.Tag = version.NodeImage()
 	}
 	if o.Output == "" {
 		o.Output = "docker"

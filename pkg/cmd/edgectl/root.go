@@ -26,6 +26,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/config/initcmd"
 	exportlogs "github.com/edgectl/edgectl/pkg/cmd/edgectl/export/logs"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/image/build"
+	"github.com/edgectl/edgectl/pkg/cmd/edgectl/image/distribute"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/image/imports"
 	kubeconfigget "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/get"
 	kubeconfigmerge "github.com/edgectl/edgectl/pkg/cmd/edgectl/kubeconfig/merge"
@@ -108,8 +109,8 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	kubeconfigCmd.AddCommand(kubeconfigget.NewCommand(deps), kubeconfigmerge.NewCommand(deps))
 	exportCmd := &cobra.Command{Use: "export", Short: "Export cluster data"}
 	exportCmd.AddCommand(exportlogs.NewCommand(deps))
-	imageCmd := &cobra.Command{Use: "image", Short: "Build the node image, import images into clusters"}
-	imageCmd.AddCommand(build.NewCommand(deps), imports.NewCommand(deps))
+	imageCmd := &cobra.Command{Use: "image", Short: "Build, push and pull the node image; import images into clusters"}
+	imageCmd.AddCommand(build.NewCommand(deps), distribute.NewPushCommand(deps), distribute.NewPullCommand(deps), imports.NewCommand(deps))
 	configCmd := &cobra.Command{Use: "config", Short: "Cluster config files"}
 	configCmd.AddCommand(initcmd.NewCommand(deps))
 	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, bundle.NewCommand(deps), netcmd.NewCommand(deps), registry.NewCommand(deps), ci.NewCommand(deps), promotecmd.NewCommand(deps), tokencmd.NewCommand(deps), version.NewCommand(deps))

@@ -1,11 +1,16 @@
 package v1alpha1
 
-import nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
+import (
+	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/version"
+)
 
 // Default values; every default of the config lives here.
 const (
-	DefaultName        = "edgectl"
-	DefaultImage       = "edgectl/node:dev"
+	DefaultName = "edgectl"
+	// DefaultImage is the node image of a build from the source tree; a
+	// release's default is its published image (version.NodeImage).
+	DefaultImage       = version.DevImage
 	DefaultAPIHostIP   = "127.0.0.1"
 	DefaultClusterCIDR = nodev1.DefaultClusterCIDR
 	DefaultServiceCIDR = nodev1.DefaultServiceCIDR
@@ -21,7 +26,7 @@ func SetDefaults(c *Cluster) {
 		c.Servers = 1
 	}
 	if c.Image == "" {
-		c.Image = DefaultImage
+		c.Image = version.NodeImage()
 	}
 	if c.Network.APIHostIP == "" && c.Network.APIAddress != "" {
 		c.Network.APIHostIP = "0.0.0.0"

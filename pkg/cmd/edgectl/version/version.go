@@ -9,10 +9,8 @@ import (
 
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+	"github.com/edgectl/edgectl/pkg/version"
 )
-
-// Version is set at link time (-X).
-var Version = "dev" //nolint:gochecknoglobals // link-time constant
 
 // NewCommand returns `edgectl version`.
 func NewCommand(deps cmdutil.Deps) *cobra.Command {
@@ -22,12 +20,12 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		Short: "Print edgectl's version and the Kubernetes version of its node image",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := map[string]string{"edgectl": Version, "kubernetes": nodeimage.KubernetesVersion,
-				"go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH}
+			v := map[string]string{"edgectl": version.Version, "kubernetes": nodeimage.KubernetesVersion,
+				"go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH, "nodeImage": version.NodeImage()}
 			if output == "json" {
 				return cmdutil.PrintJSON(deps.Streams.Out, v)
 			}
-			fmt.Fprintf(deps.Streams.Out, "edgectl %s (kubernetes %s, %s, %s)\n", v["edgectl"], v["kubernetes"], v["go"], v["platform"])
+			fmt.Fprintf(deps.Streams.Out, "edgectl %s (kubernetes %s, %s, %s)\nnode image: %s\n", v["edgectl"], v["kubernetes"], v["go"], v["platform"], v["nodeImage"])
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+	"github.com/edgectl/edgectl/pkg/version"
 )
 
 // NewCommand returns `edgectl image build`.
@@ -61,7 +62,7 @@ contacted. Inputs are hashed: an unchanged build is a cache hit.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVarP(&o.Tag, "tag", "t", "", "image tag (default "+nodeimage.DefaultTag+"); another platform's than the host's gets -ARCH appended, where clusters look for it")
+	fs.StringVarP(&o.Tag, "tag", "t", "", "image tag (default "+version.NodeImage()+"); another platform's than the host's gets -ARCH appended, where clusters look for it")
 	fs.StringVar(&platform, "platform", v1alpha1.HostPlatform(), "platforms to build, comma-separated: linux/amd64, linux/arm64 (another than the host's is built with qemu and a C cross compiler)")
 	fs.StringVar(&o.Arch, "arch", "", "architecture")
 	_ = fs.MarkDeprecated("arch", "use --platform linux/ARCH")

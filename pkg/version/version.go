@@ -1,0 +1,40 @@
+// Package version is edgectl's release version and the node image that
+// goes with it.
+package version
+
+import "os"
+
+// Version is edgectl's release version, set at link time (make dist:
+// -X github.com/edgectl/edgectl/pkg/version.Version=v0.5.0). A build from
+// the source tree is "dev".
+var Version = "dev" //nolint:gochecknoglobals // link-time constant
+
+// ImageRepository is where a release publishes its node image, one
+// multi-platform index per version.
+const ImageRepository = "ghcr.io/edgectl/node"
+
+// DevImage is the node image of a build from the source tree, which
+// `edgectl image build` (make image) makes locally.
+const DevImage = "edgectl/node:dev"
+
+// ImageEnv overrides the default node image (a mirror of the public one,
+// or a build of one's own).
+const ImageEnv = "EDGECTL_NODE_IMAGE"
+
+// NodeImage is the node image this edgectl uses unless told otherwise:
+// $EDGECTL_NODE_IMAGE, else the release's (ImageRepository:VERSION), else
+// DevImage.
+func NodeImage() string {
+	if v := os.Getenv(ImageEnv); v != "" {
+		return v
+	}
+	return ReleaseImage(Version)
+}
+
+// ReleaseImage is the node image of edgectl version v.
+func ReleaseImage(v string) string {
+	if v == "" || v == "dev" {
+		return DevImage
+	}
+	return ImageRepository + ":" + v
+}
