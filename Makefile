@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64 test-vm dist
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64 test-vm dist test-dist
 
 all: build
 
@@ -38,6 +38,11 @@ image-arm64: deps deps-arm64 image
 ## bundles, SHA256SUMS (hack/dist.sh). DIST_BINARIES_ONLY=1 makes the binaries alone.
 dist: $(if $(DIST_BINARIES_ONLY),,image-arm64)
 	hack/dist.sh
+
+## test-dist: make dist's binaries installed outside the checkout, with a fresh HOME, pull the node
+## image by their default reference from a local edgectl registry (also through a cache) and run a cluster
+test-dist: image
+	EDGECTL_E2E_DIST=1 $(GO) test -count=1 -v -timeout 30m -run 'TestDistInstall' ./tests/e2e/
 
 ## up: build everything, create the demo cluster and show it working
 up: image

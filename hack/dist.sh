@@ -6,6 +6,8 @@
 #   edgectl-node-VERSION.oci.tar    the node images, amd64 and arm64, as one OCI index
 #   edgectl-bundle-ARCH-ROLE.tar.gz the board bundles, per platform and role
 #   SHA256SUMS                      `sha256sum -c SHA256SUMS` checks them all
+# IMAGE_REPOSITORY (default ghcr.io/edgectl/node) is where the release's node
+# image is published: the binaries pull IMAGE_REPOSITORY:VERSION by default.
 # DIST_BINARIES_ONLY=1 makes the binaries, their module lists and SHA256SUMS
 # alone (no node image or bundle: those take the arm64 build, ~40 min cold).
 set -euo pipefail
@@ -16,6 +18,9 @@ go=${GO:-go}
 rm -rf "$out"
 mkdir -p "$out"
 ldflags="-s -w -X github.com/edgectl/edgectl/pkg/version.Version=$version"
+if [[ -n ${IMAGE_REPOSITORY:-} ]]; then
+  ldflags+=" -X github.com/edgectl/edgectl/pkg/version.ImageRepository=$IMAGE_REPOSITORY"
+fi
 for pf in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do
   os=${pf%/*} arch=${pf#*/}
   bin=$out/edgectl-$os-$arch

@@ -10,8 +10,9 @@ import "os"
 var Version = "dev" //nolint:gochecknoglobals // link-time constant
 
 // ImageRepository is where a release publishes its node image, one
-// multi-platform index per version.
-const ImageRepository = "ghcr.io/edgectl/node"
+// multi-platform index per version. Set at link time too, for a release
+// published elsewhere (make dist IMAGE_REPOSITORY=...).
+var ImageRepository = "ghcr.io/edgectl/node" //nolint:gochecknoglobals // link-time constant
 
 // DevImage is the node image of a build from the source tree, which
 // `edgectl image build` (make image) makes locally.

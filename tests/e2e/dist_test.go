@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"context"
+	"debug/elf"
+	"debug/macho"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgectl/edgectl/internal/log"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+	"github.com/edgectl/edgectl/pkg/registry"
+)
+
+// TestDistInstall is issue 29's acceptance for a user who installs a
+// release: `make dist` (binaries only: hack/dist.sh) builds edgectl for
+// four platforms whose SHA256SUMS verify; its linux/amd64 binary, copied
+// into an empty directory and run with a fresh HOME, creates a 1+1
+// cluster whose node image it pulls by its default reference from an
+// edgectl registry standing in for the public one, then deletes it. Then
+// the same through a registry cache: the cache fetches the image from
+// upstream once, a second cluster pulls nothing new, and a pull after the
+// engine lost the image is served from the cache alone.
+//
+// `make test-dist` runs it (EDGECTL_E2E_DIST=1): four cross builds, a
+// push and three pulls of the node image and three creates would add ~5
+// min to `make test`'s longest lane.
+func TestDistInstall(t *testing.T) {
+	if os.Getenv("EDGECTL_E2E_DIST") == "" {
+		t.Skip("the release's install runs in `make test-dist` (EDGECTL_E2E_DIST=1)")
+	}
+	e := setup(t)
+	inLane(t, laneClusters)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	const version = "v0.0.0-e2e"
+	regs := registry.NewManager(e.p.Runtime(), log.New(os.Stderr, 0, false))
+	newRegistry := func(opts registry.CreateOptions) *registry.Registry {
+		_ = regs.Delete(ctx, opts.Name, true, nil) // a leftover of an interrupted run
+		t.Cleanup(func() {
+			if err := regs.Delete(context.Background(), opts.Name, true, nil); err != nil {
+				t.Errorf("delete registry %s: %v", opts.Name, err)
+			}
+		})
+		r, err := regs.Create(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// The stand-in and the cache share a network of their own, where the
+	// cache reaches its upstream by name (the default bridge has no DNS).
+	const distNet = "edgectl-e2e-dist"
+	rt := e.p.Runtime()
+	_ = rt.DeleteNetwork(ctx, distNet)
+	if err := rt.EnsureNetwork(ctx, distNet, "10.89.245.0/24", "10.89.245.1", map[string]string{"io.edgectl.e2e": "dist"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.DeleteNetwork(context.Background(), distNet) })
+	pubPort := freeHostPort(t)
+	pub := newRegistry(registry.CreateOptions{Name: "e2e-dist-pub", Port: pubPort, Networks: []string{distNet}})
+	repo := fmt.Sprintf("localhost:%d/edgectl/node", pubPort)
+	image := repo + ":" + version
+
+	// make dist, binaries only, with the stand-in as the release's registry.
+	dist := t.TempDir()
+	cmd := exec.CommandContext(ctx, "hack/dist.sh")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "VERSION="+version, "IMAGE_REPOSITORY="+repo, "DIST_DIR="+dist, "DIST_BINARIES_ONLY=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hack/dist.sh: %v\n%s", err, out)
+	}
+	sums := exec.CommandContext(ctx, "sha256sum", "-c", "SHA256SUMS")
+	sums.Dir = dist
+	if out, err := sums.CombinedOutput(); err != nil || strings.Count(string(out), ": OK") != 8 {
+		t.Errorf("sha256sum -c SHA256SUMS: %v\n%s", err, out)
+	}
+	for pf, want := range map[string]string{"linux-amd64": "elf/EM_X86_64", "linux-arm64": "elf/EM_AARCH64",
+		"darwin-amd64": "macho/CpuAmd64", "darwin-arm64": "macho/CpuArm64"} {
+		if got := binaryKind(filepath.Join(dist, "edgectl-"+pf)); got != want {
+			t.Errorf("edgectl-%s is %s, want %s", pf, got, want)
+		}
+		if mods, err := os.ReadFile(filepath.Join(dist, "edgectl-"+pf+".modules.txt")); err != nil || !strings.Contains(string(mods), "dep\tgithub.com/google/go-containerregistry") {
+			t.Errorf("edgectl-%s.modules.txt lacks the module list: %v\n%.300s", pf, err, mods)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS")); err == nil {
+		// A damaged download is refused.
+		bad := t.TempDir()
+		if err := os.WriteFile(filepath.Join(bad, "SHA256SUMS"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bad, "edgectl-linux-amd64"), []byte("not edgectl"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		check := exec.CommandContext(ctx, "sha256sum", "-c", "--ignore-missing", "SHA256SUMS")
+		check.Dir = bad
+		if out, err := check.CombinedOutput(); err == nil || !strings.Contains(string(out), "edgectl-linux-amd64: FAILED") {
+			t.Errorf("a damaged binary passed sha256sum -c: %v\n%s", err, out)
+		}
+	}
+
+	// The release's node image, published to the stand-in.
+	if out, err := exec.CommandContext(ctx, edgectlBinary(t), "image", "push", image, "--image", e.image, "--platform", "linux/amd64").CombinedOutput(); err != nil {
+		t.Fatalf("image push: %v\n%s", err, out)
+	}
+	dropImage := func() {
+		_ = exec.Command("docker", "rmi", "-f", image).Run()
+	}
+	dropImage()
+	t.Cleanup(dropImage)
+
+	// The user: an empty directory, a fresh HOME, the binary alone.
+	home, dir := t.TempDir(), t.TempDir()
+	bin := filepath.Join(dir, "bin", "edgectl")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(dist, "edgectl-linux-amd64")); err != nil || os.WriteFile(bin, data, 0o755) != nil {
+		t.Fatalf("install: %v", err)
+	}
+	user := func(args ...string) (string, error) {
+		c := exec.CommandContext(ctx, bin, args...)
+		c.Dir = dir
+		c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	out, err := user("version", "-o", "json")
+	var v map[string]string
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil || v["edgectl"] != version ||
+		v["kubernetes"] != nodeimage.KubernetesVersion || v["nodeImage"] != image {
+		t.Fatalf("version -o json: %v %v\n%s", err, v, out)
+	}
+	created := func(name string, args ...string) string {
+		t.Helper()
+		t.Cleanup(func() { _, _ = user("cluster", "delete", name) })
+		out, err := user(append([]string{"cluster", "create", name, "--agents", "1"}, args...)...)
+		if err != nil {
+			t.Fatalf("create %s: %v\n%s", name, err, out)
+		}
+		if cfg, err := os.ReadFile(filepath.Join(home, ".kube", "config")); err != nil || !strings.Contains(string(cfg), "edgectl-"+name) {
+			t.Errorf("the kubeconfig in the fresh HOME lacks %s: %v\n%s", name, err, cfg)
+		}
+		if nodes, err := user("node", "list", "-c", name); err != nil || !strings.Contains(nodes, nodeName(name, "server", 0)) || !strings.Contains(nodes, nodeName(name, "agent", 0)) {
+			t.Errorf("node list -c %s: %v\n%s", name, err, nodes)
+		}
+		if out, err := user("cluster", "delete", name); err != nil {
+			t.Errorf("delete %s: %v\n%s", name, err, out)
+		}
+		return out
+	}
+	out = created("e2e-dist")
+	if !strings.Contains(out, "pulling it") || !strings.Contains(out, "pulled "+image) {
+		t.Errorf("the first create does not say it pulled %s:\n%s", image, out)
+	}
+
+	t.Run("through a registry cache", func(t *testing.T) {
+		dropImage()
+		cache := newRegistry(registry.CreateOptions{Name: "e2e-dist-cache", Port: freeHostPort(t), Networks: []string{distNet},
+			Upstreams: []registry.Upstream{{Host: fmt.Sprintf("localhost:%d", pubPort), URL: "http://" + pub.Endpoint}}})
+		out := created("e2e-dist-c1", "--registry", cache.Name)
+		if !strings.Contains(out, "through registry "+cache.Name) || !strings.Contains(out, "pulled "+image) {
+			t.Errorf("the create does not pull through %s:\n%s", cache.Name, out)
+		}
+		first := cacheStatus(ctx, t, regs, cache.Name)
+		if first.Misses == 0 {
+			t.Fatalf("the cache fetched nothing from upstream: %+v", first)
+		}
+		out = created("e2e-dist-c2", "--registry", cache.Name)
+		if strings.Contains(out, "pulling") {
+			t.Errorf("the second cluster pulled again:\n%s", out)
+		}
+		dropImage()
+		if out, err := user("image", "pull", image, "--through", cache.Name); err != nil {
+			t.Fatalf("image pull --through: %v\n%s", err, out)
+		}
+		if again := cacheStatus(ctx, t, regs, cache.Name); again.Misses != first.Misses || again.Hits <= first.Hits {
+			t.Errorf("a pull through the cache went upstream: before %+v, after %+v", first, again)
+		}
+	})
+
+	t.Run("bad input", func(t *testing.T) {
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"image", "pull", fmt.Sprintf("localhost:%d/edgectl/node:%s", freeHostPort(t), version)}, "connection refused"},
+			{[]string{"image", "pull", image, "--platform", "linux/arm64"}, "no image for the platform linux/arm64 (it has linux/amd64)"},
+			{[]string{"cluster", "create", "e2e-dist-bad", "--image", repo + ":v0.0.0-missing"}, "the pull failed"},
+		} {
+			out, err := user(c.args...)
+			if err == nil || !strings.Contains(out, c.want) {
+				t.Errorf("%v: %v, want %q in:\n%s", c.args, err, c.want, out)
+			}
+		}
+	})
+}
+
+// binaryKind says what an executable is built for: elf/MACHINE or
+// macho/CPU.
+func binaryKind(path string) string {
+	if f, err := elf.Open(path); err == nil {
+		defer f.Close()
+		return "elf/" + f.Machine.String()
+	}
+	if f, err := macho.Open(path); err == nil {
+		defer f.Close()
+		return "macho/" + f.Cpu.String()
+	}
+	return "unknown"
+}
+
+// cacheStatus is the registry's status of its one upstream.
+func cacheStatus(ctx context.Context, t *testing.T, m *registry.Manager, name string) registry.UpstreamStatus {
+	t.Helper()
+	st, err := m.Status(ctx, name)
+	if err != nil || len(st.Upstreams) != 1 {
+		t.Fatalf("status of %s: %+v %v", name, st, err)
+	}
+	return st.Upstreams[0]
+}
