@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 E2E_TIMEOUT ?= 75m
 
-.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64 test-vm dist test-dist
+.PHONY: all build deps image up test test-unit test-e2e lint bench clean fmt helm test-conformance test-conformance-serial test-chart-soak bench-chart test-cgroupv2 deps-arm64 image-arm64 test-arm64 test-vm dist test-dist kubectl
 
 all: build
 
@@ -15,6 +15,11 @@ build:
 ## helm: the helm CLI (Helm v4, a tool of go.mod) in bin/, for charts against a cluster
 helm:
 	$(GO) build -o bin/helm helm.sh/helm/v4/cmd/helm
+
+## kubectl: the kubectl CLI of edgectl's Kubernetes version (the pinned k8s.io/kubernetes of go.mod) in bin/
+K8S_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" {print $$2; exit}' go.mod)
+kubectl:
+	$(GO) build -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) -X k8s.io/component-base/version.gitTreeState=clean" -o bin/kubectl k8s.io/kubernetes/cmd/kubectl
 
 ## deps: install what a fresh Debian machine lacks (Docker engine, debootstrap) and start dockerd
 deps:
@@ -45,7 +50,7 @@ test-dist: image
 	EDGECTL_E2E_DIST=1 $(GO) test -count=1 -v -timeout 30m -run 'TestDistInstall' ./tests/e2e/
 
 ## up: build everything, create the demo cluster and show it working
-up: image
+up: image kubectl
 	hack/demo.sh
 
 ## test: unit tests, node image, e2e suite against the real engine (what CI runs)

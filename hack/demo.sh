@@ -14,10 +14,9 @@ fi
 "$EDGECTL" cluster create "$NAME" --agents "$AGENTS"
 
 server="edgectl-${NAME}-server-0"
-kubectl() {
-  if command -v kubectl >/dev/null 2>&1; then command kubectl --context "edgectl-${NAME}" "$@"
-  else docker exec -i "$server" kubectl "$@"; fi
-}
+# kubectl: the host's, else bin/kubectl (`make kubectl`, which `make up` runs).
+KUBECTL=$(command -v kubectl || echo bin/kubectl)
+kubectl() { "$KUBECTL" --context "edgectl-${NAME}" "$@"; }
 kubectl get nodes -o wide
 kubectl apply -f - < hack/demo/echo.yaml
 kubectl rollout status deployment/echo --timeout=180s
@@ -37,7 +36,7 @@ done
 cat <<MSG
 
 Next:
-  kubectl --context edgectl-${NAME} get pods -A
+  ${KUBECTL} --context edgectl-${NAME} get pods -A
   curl http://${ip}:30080
   bin/edgectl cluster delete ${NAME}
 MSG
