@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/registry"
@@ -183,6 +187,108 @@ func TestDistInstall(t *testing.T) {
 		}
 		if again := cacheStatus(ctx, t, regs, cache.Name); again.Misses != first.Misses || again.Hits <= first.Hits {
 			t.Errorf("a pull through the cache went upstream: before %+v, after %+v", first, again)
+		}
+	})
+
+	t.Run("the CI action's scripts, run as a runner would", func(t *testing.T) {
+		// A release's download URL: VERSION/edgectl-OS-ARCH and SHA256SUMS.
+		releases := t.TempDir()
+		if err := os.Symlink(dist, filepath.Join(releases, version)); err != nil {
+			t.Fatal(err)
+		}
+		runner := t.TempDir()
+		files := map[string]string{}
+		for _, f := range []string{"GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH"} {
+			files[f] = filepath.Join(runner, f)
+			if err := os.WriteFile(files[f], nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step := func(script string, env ...string) (string, error) {
+			c := exec.CommandContext(ctx, filepath.Join(repoRoot(), "hack", "action", script))
+			c.Dir = dir
+			c.Env = append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "RUNNER_TEMP=" + runner,
+				"GITHUB_ENV=" + files["GITHUB_ENV"], "GITHUB_OUTPUT=" + files["GITHUB_OUTPUT"], "GITHUB_PATH=" + files["GITHUB_PATH"]}, env...)
+			out, err := c.CombinedOutput()
+			t.Logf("%s:\n%s", script, out)
+			return string(out), err
+		}
+		// key=value lines a step wrote to a GITHUB_* file, the last of each.
+		written := func(file string) map[string]string {
+			data, _ := os.ReadFile(files[file])
+			kv := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				if k, v, ok := strings.Cut(line, "="); ok {
+					kv[k] = v
+				}
+			}
+			return kv
+		}
+		if _, err := step("install.sh", "EDGECTL_VERSION="+version, "EDGECTL_INSTALL_URL=file://"+releases); err != nil {
+			t.Fatalf("install.sh: %v", err)
+		}
+		outputs := written("GITHUB_OUTPUT")
+		installed := outputs["edgectl"]
+		if paths, _ := os.ReadFile(files["GITHUB_PATH"]); strings.TrimSpace(string(paths)) != filepath.Dir(installed) ||
+			outputs["node-image"] != image || !strings.Contains(outputs["cache-key"], image) {
+			t.Fatalf("install.sh wrote PATH %q and outputs %v", paths, outputs)
+		}
+		// A damaged download is refused.
+		damaged := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(damaged, version), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sums, _ := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+		_ = os.WriteFile(filepath.Join(damaged, version, "SHA256SUMS"), sums, 0o644)
+		_ = os.WriteFile(filepath.Join(damaged, version, "edgectl-linux-amd64"), []byte("not edgectl"), 0o755)
+		if out, err := step("install.sh", "EDGECTL_VERSION="+version, "EDGECTL_INSTALL_URL=file://"+damaged); err == nil || !strings.Contains(out, "does not match") {
+			t.Errorf("install.sh took a damaged binary: %v", err)
+		}
+
+		imageEnv := []string{"EDGECTL=" + installed, "EDGECTL_NODE_IMAGE=" + image}
+		dropImage()
+		if out, err := step("image.sh", imageEnv...); err != nil || !strings.Contains(out, "pulled "+image) {
+			t.Fatalf("image.sh with an empty job cache: %v", err)
+		}
+		dropImage()
+		if out, err := step("image.sh", imageEnv...); err != nil || !strings.Contains(out, "from the job cache") {
+			t.Fatalf("image.sh with the job cache: %v", err)
+		}
+
+		const cname = "e2e-action"
+		t.Cleanup(func() { _, _ = user("cluster", "delete", cname) })
+		if _, err := step("cluster.sh", "EDGECTL="+installed, "EDGECTL_CLUSTER="+cname, "EDGECTL_AGENTS=1"); err != nil {
+			t.Fatalf("cluster.sh: %v", err)
+		}
+		kubeconfig := written("GITHUB_OUTPUT")["kubeconfig"]
+		if got := written("GITHUB_ENV")["KUBECONFIG"]; got != kubeconfig || kubeconfig == "" {
+			t.Errorf("KUBECONFIG for later steps %q, output kubeconfig %q", got, kubeconfig)
+		}
+		kc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, err := kubernetes.NewForConfigOrDie(kc).CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil || len(nodes.Items) != 2 {
+			t.Errorf("the kubeconfig the action wrote: %v, %d nodes", err, len(nodes.Items))
+		}
+		if out, err := user("cluster", "delete", cname); err != nil {
+			t.Errorf("delete %s: %v\n%s", cname, err, out)
+		}
+
+		chart := goodChart(t, t.TempDir(), "e2e-action", "0.1.0")
+		junit := filepath.Join(runner, "report", "junit.xml")
+		if err := os.MkdirAll(filepath.Dir(junit), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := step("cluster.sh", "EDGECTL="+installed, "EDGECTL_CHART="+chart, "EDGECTL_JUNIT="+junit, "EDGECTL_AGENTS=1"); err != nil {
+			t.Fatalf("cluster.sh with a chart: %v", err)
+		}
+		if got := written("GITHUB_OUTPUT")["junit"]; got != junit {
+			t.Errorf("junit output %q, want %s", got, junit)
+		}
+		if suites := readJUnit(t, junit); suites.Tests == 0 || suites.Failures != 0 {
+			t.Errorf("JUnit of the action's ci chart: %d tests, %d failures", suites.Tests, suites.Failures)
 		}
 	})
 

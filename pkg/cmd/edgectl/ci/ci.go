@@ -11,6 +11,7 @@ import (
 	"github.com/edgectl/edgectl/pkg/chartci"
 	"github.com/edgectl/edgectl/pkg/cluster"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cmdutil"
+	"github.com/edgectl/edgectl/pkg/version"
 )
 
 // NewCommand returns `edgectl ci`.
@@ -104,7 +105,7 @@ install 11, wait 12, test 13, upgrade 14, uninstall 15 (docs/exit-codes.md).`,
 	f.StringVar(&opts.TargetBranch, "target-branch", "", "git revision for the version-bump check and --upgrade")
 	f.BoolVar(&opts.Upgrade, "upgrade", false, "also upgrade from the chart as it is at --target-branch")
 	f.StringVar(&opts.UpgradeFrom, "upgrade-from", "", "also upgrade from the newest release in this chart repository URL or oci:// location")
-	f.StringVar(&opts.Image, "image", "", "node image of the clusters it creates (default edgectl/node:dev)")
+	f.StringVar(&opts.Image, "image", "", "node image of the clusters it creates (default "+version.NodeImage()+")")
 	f.IntVar(&opts.Agents, "agents", 0, "agents of each cluster it creates")
 	f.StringSliceVar(&opts.Registries, "registry", nil, "edgectl registries the clusters it creates pull through")
 	f.StringSliceVar(&opts.LoadImages, "load-image", nil, "images to copy from the container engine into each cluster")
