@@ -15,6 +15,7 @@ import (
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/hostport"
 	"github.com/edgectl/edgectl/internal/runtime"
+	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
 
@@ -140,10 +141,17 @@ func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Registry, error
 		return nil, err
 	}
 	if o.Image == "" {
-		o.Image = defaultImage
+		o.Image = defaultImage()
 	}
 	if _, ok, err := m.rt.ImageLabel(ctx, o.Image, nodeimage.LabelInputs); err != nil {
 		return nil, err
+	} else if !ok && nodeimage.Pullable(o.Image) {
+		// A release's registry image, published beside its node image.
+		m.logger.Infof("registry image %s is not in the engine: pulling it", o.Image)
+		if err := nodeimage.Pull(ctx, m.rt, o.Image, []string{v1alpha1.HostPlatform()}, nodeimage.RemoteOptions{}, m.logger.Writer()); err != nil {
+			return nil, edgeerrors.New(edgeerrors.KindImageMissing, "check the reference and the registry, or build it with `edgectl image build`",
+				"registry image %s is not in the engine, and the pull failed: %v", o.Image, err)
+		}
 	} else if !ok {
 		return nil, imageMissing(o.Image)
 	}

@@ -21,7 +21,7 @@ import (
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/runtime"
-	"github.com/edgectl/edgectl/pkg/build/nodeimage"
+	"github.com/edgectl/edgectl/pkg/version"
 )
 
 // Labels of a registry's container and volume.
@@ -233,5 +233,6 @@ func imageMissing(image string) error {
 		"registry image %s not found", image)
 }
 
-// defaultImage is the registry image that `edgectl image build` loads.
-const defaultImage = nodeimage.RegistryImage
+// defaultImage is the registry image this edgectl uses (the one `edgectl
+// image build` loads, or the release's).
+func defaultImage() string { return version.RegistryImage() }

@@ -2,7 +2,11 @@
 // goes with it.
 package version
 
-import "os"
+import (
+	"os"
+	"path"
+	"strings"
+)
 
 // Version is edgectl's release version, set at link time (make dist:
 // -X github.com/edgectl/edgectl/pkg/version.Version=v0.5.0). A build from
@@ -38,4 +42,35 @@ func ReleaseImage(v string) string {
 		return DevImage
 	}
 	return ImageRepository + ":" + v
+}
+
+// DevRegistryImage is the image of `edgectl registry create` of a build
+// from the source tree, which `edgectl image build` makes with the node
+// image.
+const DevRegistryImage = "edgectl/registry:dev"
+
+// RegistryImageEnv overrides the default registry image.
+const RegistryImageEnv = "EDGECTL_REGISTRY_IMAGE"
+
+// RegistryImage is the registry image this edgectl uses:
+// $EDGECTL_REGISTRY_IMAGE, else the release's (the registry repository
+// beside ImageRepository, REPO/../registry:VERSION), else DevRegistryImage.
+func RegistryImage() string {
+	if v := os.Getenv(RegistryImageEnv); v != "" {
+		return v
+	}
+	if Version == "" || Version == "dev" {
+		return DevRegistryImage
+	}
+	return path.Dir(ImageRepository) + "/registry:" + Version
+}
+
+// RegistryImageBeside is the registry image published beside the node
+// image ref (REPO/node:TAG -> REPO/registry:TAG).
+func RegistryImageBeside(ref string) string {
+	repo, tag := ref, "latest"
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		repo, tag = ref[:i], ref[i+1:]
+	}
+	return path.Dir(repo) + "/registry:" + tag
 }

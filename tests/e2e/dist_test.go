@@ -114,11 +114,14 @@ func TestDistInstall(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, edgectlBinary(t), "image", "push", image, "--image", e.image, "--platform", "linux/amd64").CombinedOutput(); err != nil {
 		t.Fatalf("image push: %v\n%s", err, out)
 	}
+	regImage := fmt.Sprintf("localhost:%d/edgectl/registry:%s", pubPort, version)
 	dropImage := func() {
 		_ = exec.Command("docker", "rmi", "-f", image).Run()
 	}
 	dropImage()
 	t.Cleanup(dropImage)
+	_ = exec.Command("docker", "rmi", "-f", regImage).Run()
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", regImage).Run() })
 
 	// The user: an empty directory, a fresh HOME, the binary alone.
 	home, dir := t.TempDir(), t.TempDir()
@@ -167,9 +170,21 @@ func TestDistInstall(t *testing.T) {
 
 	t.Run("through a registry cache", func(t *testing.T) {
 		dropImage()
-		cache := newRegistry(registry.CreateOptions{Name: "e2e-dist-cache", Port: freeHostPort(t), Networks: []string{distNet},
-			Upstreams: []registry.Upstream{{Host: fmt.Sprintf("localhost:%d", pubPort), URL: "http://" + pub.Endpoint}}})
-		out := created("e2e-dist-c1", "--registry", cache.Name)
+		// The user's edgectl makes the cache: its registry image, the
+		// release's, is pulled from beside the node image.
+		const cacheName = "e2e-dist-cache"
+		_ = regs.Delete(ctx, cacheName, true, nil)
+		t.Cleanup(func() { _ = regs.Delete(context.Background(), cacheName, true, nil) })
+		out, err := user("registry", "create", cacheName, "--port", fmt.Sprint(freeHostPort(t)), "--network", distNet,
+			"--upstream", fmt.Sprintf("localhost:%d=http://%s", pubPort, pub.Endpoint))
+		if err != nil || !strings.Contains(out, "pulled "+regImage) {
+			t.Fatalf("registry create with the installed edgectl (its image %s pulled): %v\n%s", regImage, err, out)
+		}
+		cache, err := regs.Get(ctx, cacheName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = created("e2e-dist-c1", "--registry", cache.Name)
 		if !strings.Contains(out, "through registry "+cache.Name) || !strings.Contains(out, "pulled "+image) {
 			t.Errorf("the create does not pull through %s:\n%s", cache.Name, out)
 		}

@@ -33,10 +33,10 @@ import (
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/runtime"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
-	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/build/sysimage"
 	"github.com/edgectl/edgectl/pkg/edgelet/pki"
 	"github.com/edgectl/edgectl/pkg/registry"
+	"github.com/edgectl/edgectl/pkg/version"
 )
 
 // TestRegistryCache (issue 13): a fixture "upstream" registry (the same
@@ -271,7 +271,7 @@ func startUpstream(ctx context.Context, t testing.TB, e *env) *fixture {
 	}
 	port := freeHostPort(t)
 	conf := `{"listen": ":5000", "root": "/var/lib/registry", "tlsCert": "/etc/edgectl/tls.crt", "tlsKey": "/etc/edgectl/tls.key", "logBlobs": true}`
-	err := rt.CreateNode(ctx, runtime.NodeSpec{Name: upstreamName, Hostname: upstreamName, Image: nodeimage.RegistryImage,
+	err := rt.CreateNode(ctx, runtime.NodeSpec{Name: upstreamName, Hostname: upstreamName, Image: version.RegistryImage(),
 		Network: upstreamNet, Labels: map[string]string{"io.edgectl.e2e": "upstream"},
 		Ports: []runtime.PortMapping{{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 5000, Protocol: "tcp"}},
 		Files: map[string][]byte{"/etc/edgectl/registry.json": []byte(conf), "/etc/edgectl/tls.crt": cert, "/etc/edgectl/tls.key": key}})

@@ -21,6 +21,7 @@ import (
 	"github.com/edgectl/edgectl/internal/ocitar"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/sysimage"
+	"github.com/edgectl/edgectl/pkg/version"
 )
 
 // Engine is what the build needs from the container engine.
@@ -208,7 +209,7 @@ func (b *builder) hostArch() bool { return b.opts.Arch == goruntime.GOARCH }
 func (b *builder) upToDate(ctx context.Context, inputs string) (bool, error) {
 	refs := []string{b.tag()}
 	if b.hostArch() {
-		refs = append(refs, RegistryImage)
+		refs = append(refs, version.RegistryImage())
 	}
 	for _, ref := range refs {
 		have, ok, err := b.engine.ImageLabel(ctx, ref, LabelInputs)
@@ -227,7 +228,7 @@ func (b *builder) registryImage(ctx context.Context, binDir, inputs string) erro
 	if err != nil {
 		return fmt.Errorf("build the registry image: %w", err)
 	}
-	return b.load(ctx, RegistryImage, img)
+	return b.load(ctx, version.RegistryImage(), img)
 }
 
 // systemImages writes the offline system images (pause, CoreDNS, echo) of

@@ -33,9 +33,6 @@ const (
 	PauseImage        = nodev1.DefaultPauseImage
 	CoreDNSImage      = "ghcr.io/edgectl/coredns:1.14.7"
 	EchoImage         = "ghcr.io/edgectl/echo:dev"
-	// RegistryImage is the image of `edgectl registry create`, built and
-	// loaded into the engine with the node image.
-	RegistryImage = "edgectl/registry:dev"
 	// The upstream names of the same images: manifests (and the upstream
 	// e2e tests) that name them start offline too.
 	UpstreamPauseImage   = "registry.k8s.io/pause:3.10.1"

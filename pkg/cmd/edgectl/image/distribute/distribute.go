@@ -61,7 +61,8 @@ func NewPushCommand(deps cmdutil.Deps) *cobra.Command {
 		Use:   "push REF",
 		Short: "Push the node image, every platform built here, to a registry as one multi-platform index",
 		Long: `Push the engine's node image to REF as one OCI index: the image of the host's
-platform and, when it was built, the other platform's (` + "`edgectl image build --platform`" + `).
+platform and, when it was built, the other platform's (` + "`edgectl image build --platform`" + `),
+and the registry image beside it (REPO/registry:TAG, for ` + "`edgectl registry create`" + `).
 A cluster created with --image REF (or with EDGECTL_NODE_IMAGE=REF) on another
 machine pulls from it the image of its platform.`,
 		Example: `  edgectl image build --platform linux/amd64,linux/arm64
@@ -98,7 +99,17 @@ machine pulls from it the image of its platform.`,
 			if err != nil {
 				return err
 			}
-			return nodeimage.Push(cmd.Context(), p.Runtime(), local, pfs, args[0], o, logger.Writer())
+			if err := nodeimage.Push(cmd.Context(), p.Runtime(), local, pfs, args[0], o, logger.Writer()); err != nil {
+				return err
+			}
+			// The registry image goes beside it, where a release's
+			// `registry create` pulls it from (REPO/registry:TAG).
+			reg := version.RegistryImage()
+			if _, ok, err := p.Runtime().ImageLabel(cmd.Context(), reg, nodeimage.LabelInputs); err != nil || !ok {
+				logger.Infof("registry image %s is not in the engine: pushing the node image alone", reg)
+				return nil
+			}
+			return nodeimage.Push(cmd.Context(), p.Runtime(), reg, []string{v1alpha1.HostPlatform()}, version.RegistryImageBeside(args[0]), o, logger.Writer())
 		},
 	}
 	cmd.Flags().StringVar(&local, "image", version.NodeImage(), "the engine's node image to push")
