@@ -60,7 +60,7 @@ func TestDistInstall(t *testing.T) {
 	}
 	// The stand-in and the cache share a network of their own, where the
 	// cache reaches its upstream by name (the default bridge has no DNS).
-	const distNet = "edgectl-e2e-dist"
+	const distNet = "edgectl-e2e-release" // not edgectl-CLUSTER of a cluster here
 	rt := e.p.Runtime()
 	_ = rt.DeleteNetwork(ctx, distNet)
 	if err := rt.EnsureNetwork(ctx, distNet, "10.89.245.0/24", "10.89.245.1", map[string]string{"io.edgectl.e2e": "dist"}); err != nil {
