@@ -318,6 +318,8 @@ func TestDistInstall(t *testing.T) {
 			{[]string{"image", "pull", fmt.Sprintf("localhost:%d/edgectl/node:%s", freeHostPort(t), version)}, "connection refused"},
 			{[]string{"image", "pull", image, "--platform", "linux/arm64"}, "no image for the platform linux/arm64 (it has linux/amd64)"},
 			{[]string{"cluster", "create", "e2e-dist-bad", "--image", repo + ":v0.0.0-missing"}, "the pull failed"},
+			// Outside a checkout, the build says what it needs.
+			{[]string{"image", "build"}, "pass --source DIR, DIR being a checkout of github.com/edgectl/edgectl at " + version},
 		} {
 			out, err := user(c.args...)
 			if err == nil || !strings.Contains(out, c.want) {

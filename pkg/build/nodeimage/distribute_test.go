@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/version"
 )
 
 // engine keeps images by tag, as an engine with one platform per tag does.
@@ -186,4 +187,17 @@ func keys(m map[string]v1.Image) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Outside a checkout, a release's image build names --source and the
+// checkout of its version, and the pull of its image instead.
+func TestFindSourceOutsideACheckout(t *testing.T) {
+	old := version.Version
+	defer func() { version.Version = old }()
+	version.Version = "v1.2.3"
+	_, err := FindSource(t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "pass --source DIR") || !strings.Contains(err.Error(), "--branch v1.2.3") ||
+		!strings.Contains(err.Error(), "edgectl image pull") {
+		t.Errorf("outside a checkout: %v", err)
+	}
 }

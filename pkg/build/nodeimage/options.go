@@ -135,7 +135,12 @@ func FindSource(dir string) (string, error) {
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("edgectl's source tree not found above %s: run `edgectl image build` inside a checkout of %s, or pass --source DIR", abs, ModulePath)
+			checkout := "a checkout of " + ModulePath
+			if v := version.Version; v != "dev" {
+				// A release: its own source, or its published image.
+				checkout = fmt.Sprintf("a checkout of %s at %s (git clone --branch %s https://%s), or pull the release's image: `edgectl image pull`", ModulePath, v, v, ModulePath)
+			}
+			return "", fmt.Errorf("edgectl's source tree not found above %s: the node image is built from it; pass --source DIR, DIR being %s", abs, checkout)
 		}
 	}
 }
