@@ -21,7 +21,10 @@ func hostsTOML(resolver, mirror, server string) []byte {
 		b = fmt.Appendf(b, "server = %q\n", server)
 	}
 	if resolver != "" {
-		b = fmt.Appendf(b, "\n# The tags of multi-platform images resolve to this node's platform.\n[host.%q]\n  capabilities = [\"resolve\"]\n", resolver)
+		// containerd resolves a tag on hosts that can pull and resolve
+		// both; the resolver answers 404 to every fetch, and containerd
+		// goes on to the next host.
+		b = fmt.Appendf(b, "\n# The tags of multi-platform images resolve to this node's platform.\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", resolver)
 	}
 	if mirror != "" {
 		b = fmt.Appendf(b, "\n[host.%q]\n  capabilities = [\"pull\", \"resolve\", \"push\"]\n", mirror)

@@ -21,8 +21,9 @@ import (
 // multi-platform image to containerd's own platform, the host's: there is
 // no setting for it (containerd 2.2 and 2.4 pass platforms.DefaultSpec() to
 // the pull). platformResolver is the way round it. containerd asks it first
-// to resolve a tag (certs.d: a host with the "resolve" capability only),
-// and it answers with the manifest of the node's platform instead of the
+// to resolve a tag (certs.d: the first host, with the "pull" and "resolve"
+// capabilities, both of which containerd wants of a host it resolves a tag
+// on), and it answers with the manifest of the node's platform instead of the
 // index. containerd then fetches that manifest, its config and its layers
 // from the usual hosts by digest, and an image whose top is a manifest is
 // taken as it is, whatever its platform: its layers are unpacked for the
