@@ -132,7 +132,7 @@ func ForPlatform(src, dst, platform string) error {
 		if err != nil {
 			return err
 		}
-		img, err := imageFor(child, platform)
+		img, err := ImageFor(child, platform)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ref, err)
 		}
@@ -144,8 +144,12 @@ func ForPlatform(src, dst, platform string) error {
 	return Write(dst, named...)
 }
 
-// imageFor is index's image of platform ("os/arch").
-func imageFor(index v1.ImageIndex, platform string) (v1.Image, error) {
+// ErrNoPlatform is an index without an image of the platform asked for.
+var ErrNoPlatform = errors.New("no image for the platform")
+
+// ImageFor is index's image of platform ("os/arch"); without one, an
+// ErrNoPlatform that lists the platforms it has.
+func ImageFor(index v1.ImageIndex, platform string) (v1.Image, error) {
 	m, err := index.IndexManifest()
 	if err != nil {
 		return nil, err
@@ -161,7 +165,7 @@ func imageFor(index v1.ImageIndex, platform string) (v1.Image, error) {
 		}
 		have = append(have, pf)
 	}
-	return nil, fmt.Errorf("no %s image (it has %s)", platform, strings.Join(have, ", "))
+	return nil, fmt.Errorf("%w %s (it has %s)", ErrNoPlatform, platform, strings.Join(have, ", "))
 }
 
 // hasIndex tells whether the tarball has an index.json, reading headers

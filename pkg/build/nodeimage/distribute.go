@@ -2,7 +2,6 @@ package nodeimage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -156,7 +155,7 @@ func saveTo(ctx context.Context, engine SaveEngine, tag, file string) error {
 }
 
 // ErrNoPlatform is a reference without an image for a platform asked for.
-var ErrNoPlatform = errors.New("no image for the platform")
+var ErrNoPlatform = ocitar.ErrNoPlatform
 
 // Pull fetches ref's image of each platform into the engine, tagged ref
 // (the host's platform) or ref-ARCH, and reports progress to out.
@@ -222,21 +221,7 @@ func platformImage(desc *remote.Descriptor, platform string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := index.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	var have []string
-	for _, d := range m.Manifests {
-		if d.Platform == nil {
-			continue
-		}
-		if d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture {
-			return index.Image(d.Digest)
-		}
-		have = append(have, d.Platform.OS+"/"+d.Platform.Architecture)
-	}
-	return nil, fmt.Errorf("%w %s (it has %s)", ErrNoPlatform, platform, strings.Join(have, ", "))
+	return ocitar.ImageFor(index, platform)
 }
 
 // progress prints what's updates say, at most every 2 s and once at the
