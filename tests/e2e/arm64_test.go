@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/ocitar"
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
@@ -54,16 +53,7 @@ func TestArm64Agent(t *testing.T) {
 	defer cancel()
 	regPort := freeHostPort(t)
 	const reg = "e2e-arm64-reg"
-	regs := registry.NewManager(e.p.Runtime(), log.New(os.Stderr, 0, false))
-	_ = regs.Delete(ctx, reg, true, nil) // a leftover of an interrupted run
-	t.Cleanup(func() {
-		if err := regs.Delete(context.Background(), reg, true, nil); err != nil {
-			t.Errorf("delete registry: %v", err)
-		}
-	})
-	if _, err := regs.Create(ctx, registry.CreateOptions{Name: reg, Port: regPort}); err != nil {
-		t.Fatal(err)
-	}
+	e.startRegistry(ctx, t, registry.CreateOptions{Name: reg, Port: regPort})
 	start := time.Now()
 	e.create(t, &v1alpha1.Cluster{Name: cname, Agents: 1, AgentPlatform: "linux/arm64", Registries: []string{reg}})
 	client := e.client(t, cname)

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/registry"
 )
@@ -44,20 +43,7 @@ func TestDistInstall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	const version = "v0.0.0-e2e"
-	regs := registry.NewManager(e.p.Runtime(), log.New(os.Stderr, 0, false))
-	newRegistry := func(opts registry.CreateOptions) *registry.Registry {
-		_ = regs.Delete(ctx, opts.Name, true, nil) // a leftover of an interrupted run
-		t.Cleanup(func() {
-			if err := regs.Delete(context.Background(), opts.Name, true, nil); err != nil {
-				t.Errorf("delete registry %s: %v", opts.Name, err)
-			}
-		})
-		r, err := regs.Create(ctx, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	regs := e.registries()
 	// The stand-in and the cache share a network of their own, where the
 	// cache reaches its upstream by name (the default bridge has no DNS).
 	const distNet = "edgectl-e2e-release" // not edgectl-CLUSTER of a cluster here
@@ -68,7 +54,7 @@ func TestDistInstall(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = rt.DeleteNetwork(context.Background(), distNet) })
 	pubPort := freeHostPort(t)
-	pub := newRegistry(registry.CreateOptions{Name: "e2e-dist-pub", Port: pubPort, Networks: []string{distNet}})
+	pub := e.startRegistry(ctx, t, registry.CreateOptions{Name: "e2e-dist-pub", Port: pubPort, Networks: []string{distNet}})
 	repo := fmt.Sprintf("localhost:%d/edgectl/node", pubPort)
 	image := repo + ":" + version
 

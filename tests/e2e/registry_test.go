@@ -294,17 +294,33 @@ func startUpstream(ctx context.Context, t testing.TB, e *env) *fixture {
 	return f
 }
 
+// registries is the suite's registry manager.
+func (e *env) registries() *registry.Manager {
+	return registry.NewManager(e.p.Runtime(), log.New(os.Stderr, 0, false))
+}
+
+// startRegistry creates a registry (after deleting a leftover of an
+// interrupted run of the same name) and deletes it when the test ends.
+func (e *env) startRegistry(ctx context.Context, t testing.TB, opts registry.CreateOptions) *registry.Registry {
+	t.Helper()
+	m := e.registries()
+	_ = m.Delete(ctx, opts.Name, true, nil)
+	t.Cleanup(func() {
+		if err := m.Delete(context.Background(), opts.Name, true, nil); err != nil {
+			t.Errorf("delete registry %s: %v", opts.Name, err)
+		}
+	})
+	r, err := m.Create(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // cache creates registry reg (local registry on port, 0: none) that caches
 // the fixture under each of hosts, and deletes it when the test ends.
 func (f *fixture) cache(ctx context.Context, t testing.TB, reg string, port int, hosts ...string) *registry.Manager {
 	t.Helper()
-	m := registry.NewManager(f.e.p.Runtime(), log.New(os.Stderr, 0, false))
-	_ = m.Delete(ctx, reg, true, nil) // a leftover of an interrupted run
-	t.Cleanup(func() {
-		if err := m.Delete(context.Background(), reg, true, nil); err != nil {
-			t.Errorf("delete registry: %v", err)
-		}
-	})
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, f.ca, 0o644); err != nil {
 		t.Fatal(err)
@@ -313,9 +329,8 @@ func (f *fixture) cache(ctx context.Context, t testing.TB, reg string, port int,
 	for _, h := range hosts {
 		opts.Upstreams = append(opts.Upstreams, registry.Upstream{Host: h, URL: "https://" + upstreamName + ":5000", CAFile: ca})
 	}
-	if _, err := m.Create(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	f.e.startRegistry(ctx, t, opts)
+	m := f.e.registries()
 	return m
 }
 
