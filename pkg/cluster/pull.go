@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
-	"slices"
 
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/registry"
@@ -23,8 +21,8 @@ func (p *Provider) pullImage(ctx context.Context, registries []string, image, pl
 		if err != nil {
 			return err
 		}
-		if r.Port != 0 && slices.Contains(r.Upstreams, host) {
-			o.Transport = nodeimage.CacheTransport(fmt.Sprintf("127.0.0.1:%d", r.Port), host)
+		if t, err := r.PullThrough(host); err == nil {
+			o.Transport = t
 			p.logger.Infof("node image %s is not in the engine: pulling it through registry %s", image, reg)
 			break
 		}

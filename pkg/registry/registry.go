@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
 	"github.com/edgectl/edgectl/internal/runtime"
+	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/version"
 )
 
@@ -236,3 +239,18 @@ func imageMissing(image string) error {
 // defaultImage is the registry image this edgectl uses (the one `edgectl
 // image build` loads, or the release's).
 func defaultImage() string { return version.RegistryImage() }
+
+// PullThrough is the transport that pulls images of registry host through
+// r from this machine (its host port, with ?ns=host as a node's containerd
+// asks it), or an error that says why r cannot: no host port, or host is
+// not one it caches.
+func (r *Registry) PullThrough(host string) (http.RoundTripper, error) {
+	if r.Port == 0 {
+		return nil, edgeerrors.New(edgeerrors.KindInvalidConfig, "create it with --port", "registry %s has no host port to pull through", r.Name)
+	}
+	if !slices.Contains(r.Upstreams, host) {
+		return nil, edgeerrors.New(edgeerrors.KindInvalidConfig, fmt.Sprintf("create a registry with `--upstream %s=https://%s`", host, host),
+			"registry %s does not cache %s (it caches %s)", r.Name, host, strings.Join(r.Upstreams, ", "))
+	}
+	return nodeimage.CacheTransport(net.JoinHostPort("127.0.0.1", strconv.Itoa(r.Port)), host), nil
+}

@@ -2,9 +2,6 @@
 package distribute
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
@@ -38,19 +35,8 @@ func (f *remoteFlags) options(cmd *cobra.Command, p *cluster.Provider, ref strin
 		return o, err
 	}
 	host, _ := nodeimage.RegistryHost(ref)
-	if r.Port == 0 {
-		return o, edgeerrors.New(edgeerrors.KindInvalidConfig, "create it with --port", "registry %s has no host port to pull through", f.through)
-	}
-	cached := false
-	for _, u := range r.Upstreams {
-		cached = cached || u == host
-	}
-	if !cached {
-		return o, edgeerrors.New(edgeerrors.KindInvalidConfig, fmt.Sprintf("create a registry with `--upstream %s=https://%s`", host, host),
-			"registry %s does not cache %s (it caches %s)", f.through, host, strings.Join(r.Upstreams, ", "))
-	}
-	o.Transport = nodeimage.CacheTransport(fmt.Sprintf("127.0.0.1:%d", r.Port), host)
-	return o, nil
+	o.Transport, err = r.PullThrough(host)
+	return o, err
 }
 
 // NewPushCommand returns `edgectl image push REF`.
