@@ -59,10 +59,10 @@ func RegistryImage() string {
 	if v := os.Getenv(RegistryImageEnv); v != "" {
 		return v
 	}
-	if Version == "" || Version == "dev" {
-		return DevRegistryImage
+	if img := ReleaseImage(Version); img != DevImage {
+		return RegistryImageBeside(img)
 	}
-	return path.Dir(ImageRepository) + "/registry:" + Version
+	return DevRegistryImage
 }
 
 // RegistryImageBeside is the registry image published beside the node
