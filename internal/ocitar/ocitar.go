@@ -101,7 +101,7 @@ func ForPlatform(src, dst, platform string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := untar(src, dir); err != nil {
+	if err := archive.Extract(src, dir, nil); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
@@ -187,51 +187,6 @@ func hasIndex(src string) (bool, error) {
 		}
 		if filepath.Clean(h.Name) == "index.json" {
 			return true, nil
-		}
-	}
-}
-
-// untar unpacks the regular files and directories of a tarball into dir.
-func untar(src, dir string) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", src, err)
-		}
-		name := filepath.Clean(h.Name)
-		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return fmt.Errorf("%s: unsafe path %q", src, h.Name)
-		}
-		path := filepath.Join(dir, name)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			out, err := os.Create(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(out, tr)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
 		}
 	}
 }

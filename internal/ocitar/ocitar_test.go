@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/edgectl/edgectl/internal/archive"
 	"github.com/edgectl/edgectl/pkg/build/sysimage"
 )
 
@@ -85,7 +86,7 @@ func TestWriteIndexAndForPlatform(t *testing.T) {
 func readLayout(t *testing.T, file string) v1.ImageIndex {
 	t.Helper()
 	out := t.TempDir()
-	if err := untar(file, out); err != nil {
+	if err := archive.Extract(file, out, nil); err != nil {
 		t.Fatal(err)
 	}
 	index, err := layout.ImageIndexFromPath(out)

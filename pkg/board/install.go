@@ -36,6 +36,10 @@ const (
 	ConfigFile = nodev1.DefaultConfigPath
 	TokenFile  = nodev1.DefaultTokenFile
 	RoleFile   = "/etc/edgelet/role"
+	// ToolsDir holds the host tools a bundle carries (iptables, nft, ip,
+	// ...) for a host without them; edgelet's unit puts its bin/ last on
+	// PATH, so a host's own tools come first.
+	ToolsDir = "/usr/local/lib/edgelet/tools"
 )
 
 // BundleFile is the name a join script looks for next to itself.
@@ -173,13 +177,20 @@ func Uninstall(ctx context.Context, h *remote.Host) ([]string, error) {
 
 // leftoversScript lists what a node leaves on a host, one per line: a
 // process, a unit, a data or config dir, an interface, a chain, a mount.
+// A minimal host has no pgrep, ip or iptables of its own: processes and
+// interfaces are read from /proc and /sys, and the chains with the host's
+// iptables or, while it is installed, the bundle's (uninstall.sh checks
+// them itself before it removes its tools).
 const leftoversScript = `
-for p in edgelet containerd containerd-shim-runc-v2 kubelet flanneld; do pgrep -x "$p" >/dev/null 2>&1 && echo "process $p"; done
+PATH=$PATH:` + ToolsDir + `/bin
+for p in /proc/[0-9]*; do
+  case $(cat "$p/comm" 2>/dev/null) in edgelet | containerd | containerd-shim* | kubelet | flanneld) echo "process $(cat "$p/comm")" ;; esac
+done
 for u in /etc/systemd/system/edgelet.service /etc/systemd/system/multi-user.target.wants/edgelet.service; do [ -e "$u" ] && echo "unit $u"; done
-for d in /var/lib/edgelet /etc/edgelet /var/lib/kubelet /var/lib/containerd /run/containerd /run/flannel /opt/cni/bin /usr/local/bin/edgelet /etc/cni/net.d/10-flannel.conflist; do [ -e "$d" ] && echo "file $d"; done
-for l in cni0 flannel.1 flannel-wg edgelet0; do ip link show "$l" >/dev/null 2>&1 && echo "interface $l"; done
+for d in /var/lib/edgelet /etc/edgelet /var/lib/kubelet /var/lib/containerd /run/containerd /run/flannel /opt/cni/bin /usr/local/bin/edgelet /usr/local/lib/edgelet /etc/cni/net.d/10-flannel.conflist; do [ -e "$d" ] && echo "file $d"; done
+for l in cni0 flannel.1 flannel-wg edgelet0; do [ -e "/sys/class/net/$l" ] && echo "interface $l"; done
 for t in iptables ip6tables; do command -v "$t-save" >/dev/null 2>&1 && "$t-save" 2>/dev/null | sed -n 's/^:\(KUBE[^ ]*\|FLANNEL[^ ]*\|CNI[^ ]*\|EDGELET[^ ]*\) .*/chain \1/p'; done
-nft list tables 2>/dev/null | grep -w kube-proxy | sed 's/^/nft /'
+command -v nft >/dev/null 2>&1 && nft list tables 2>/dev/null | grep -w kube-proxy | sed 's/^/nft /'
 awk '$2 ~ "^(/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns|edgelet))" {print "mount " $2}' /proc/mounts
 true
 `

@@ -54,29 +54,41 @@ if [ "$ov" = yes ] && has mount; then kv overlay_mount "$(ovl_test)"; fi
 kv mem_available_kb "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
 kv disk_free_kb "$(df -Pk /var/lib | awk 'NR == 2 {print $4}')"
 kv systemd "$([ -d /run/systemd/system ] && echo yes || echo no)"
+# The bundle carries iptables, nft, ip, tc, conntrack and ethtool (a host's
+# own come first); what it cannot carry is what its scripts run.
 missing=""
-for pair in iptables:iptables conntrack:conntrack ip:iproute2 nft:nftables socat:socat ethtool:ethtool modprobe:kmod mount:mount; do
+for pair in mount:mount tar:tar gzip:gzip; do
   has "${pair%%:*}" || missing="$missing ${pair#*:}"
 done
 kv missing_packages "${missing# }"
-busy=""
-if has ss; then
-  for p in 10250 10256 10249; do
-    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && busy="$busy $p"
-  done
-fi
-kv ports_in_use "${busy# }"
+own=""
+for t in iptables nft ip tc conntrack ethtool; do has "$t" && own="$own $t"; done
+kv host_tools "${own# }"
+# Listening TCP ports, from /proc (a minimal host has no ss): 10250, 10256
+# and 10249 are 280A, 2810 and 2809 in hex.
+busy=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" {n = split($2, a, ":"); p = a[n]
+  if (p == "280A") b[10250] = 1; if (p == "2810") b[10256] = 1; if (p == "2809") b[10249] = 1}
+  END {for (k in b) printf "%s ", k}')
+kv ports_in_use "${busy% }"
+# running NAME: a process runs program NAME (from /proc: no pgrep needed).
+running() {
+  for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = "$1" ] && return 0; done
+  return 1
+}
 others=""
-if has k3s || [ -e /etc/systemd/system/k3s.service ] || [ -e /etc/systemd/system/k3s-agent.service ] || pgrep -x k3s >/dev/null 2>&1 || pgrep -f '^/usr/local/bin/k3s' >/dev/null 2>&1; then others="$others k3s"; fi
-if pgrep -x kubelet >/dev/null 2>&1 || [ -e /etc/systemd/system/kubelet.service ] || [ -e /lib/systemd/system/kubelet.service ]; then others="$others kubelet"; fi
-if [ ! -e /var/lib/edgelet/bundle-version ] && pgrep -x containerd >/dev/null 2>&1; then others="$others containerd"; fi
+if has k3s || [ -e /etc/systemd/system/k3s.service ] || [ -e /etc/systemd/system/k3s-agent.service ] || running k3s-server || running k3s-agent || running k3s; then others="$others k3s"; fi
+if running kubelet || [ -e /etc/systemd/system/kubelet.service ] || [ -e /lib/systemd/system/kubelet.service ]; then others="$others kubelet"; fi
+if [ ! -e /var/lib/edgelet/bundle-version ] && running containerd; then others="$others containerd"; fi
 kv other_kubernetes "${others# }"
 kv edgelet "$(sed -n 's/^edgelet //p' /var/lib/edgelet/bundle-version 2>/dev/null)"
 kv edgelet_server "$(sed -n 's/^server: *//p' /etc/edgelet/config.yaml 2>/dev/null)"
 if [ -n "${EDGECTL_API:-}" ]; then
   kv api_address "$EDGECTL_API"
-  if ! has socat; then kv api unknown
-  elif socat -T3 /dev/null "TCP:$EDGECTL_API,connect-timeout=5" 2>/dev/null; then kv api reachable
-  else kv api unreachable; fi
+  if has socat; then
+    if socat -T3 /dev/null "TCP:$EDGECTL_API,connect-timeout=5" 2>/dev/null; then kv api reachable; else kv api unreachable; fi
+  elif has bash && has timeout; then
+    # bash's /dev/tcp: a minimal Debian has bash and coreutils, not socat.
+    if timeout 5 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}"' _ "$EDGECTL_API" 2>/dev/null; then kv api reachable; else kv api unreachable; fi
+  else kv api unknown; fi
 fi
 kv sudo ok

@@ -32,7 +32,7 @@ func TestJudge(t *testing.T) {
 		{name: "k3s forced", facts: map[string]string{"other_kubernetes": "k3s"}, force: true},
 		{name: "port taken", facts: map[string]string{"ports_in_use": "10250"}, fail: []string{"ports"}},
 		{name: "port ours", facts: map[string]string{"ports_in_use": "10250", "edgelet": "abc"}},
-		{name: "api unreachable, no packages, tiny disk", facts: map[string]string{"api": "unreachable", "missing_packages": "socat", "disk_free_kb": "1000"},
+		{name: "api unreachable, no packages, tiny disk", facts: map[string]string{"api": "unreachable", "missing_packages": "gzip", "disk_free_kb": "1000"},
 			fail: []string{"disk", "packages", "api"}},
 		{name: "no systemd, no overlay", facts: map[string]string{"systemd": "no", "overlay": "no"}, fail: []string{"systemd", "overlay"}},
 		{name: "a container board: no /dev/kmsg, read-only /proc/sys, overlay root",

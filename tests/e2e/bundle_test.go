@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
+	"github.com/edgectl/edgectl/pkg/board"
 	"github.com/edgectl/edgectl/pkg/build/archscan"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 )
@@ -85,6 +86,18 @@ func testBundle(t *testing.T, arch, role string) {
 		t.Errorf("edgelet version of the %s bundle: %s", role, v)
 	}
 	t.Logf("edgelet version: %s", strings.TrimSpace(v))
+	// The host tools the bundle carries run with its own loader and
+	// libraries, on this arch.
+	tools := in("for t in " + board.ToolsDir + "/bin/*; do echo \"== $t\"; f=--version; case ${t##*/} in ip | tc) f=-V ;; esac; " +
+		"out=$($t $f 2>&1) || echo FAILED; echo \"$out\" | head -n 1; done")
+	for _, tool := range []string{"iptables", "iptables-save", "ip6tables", "nft", "ip", "tc", "conntrack", "ethtool"} {
+		if !strings.Contains(tools, "== "+board.ToolsDir+"/bin/"+tool+"\n") {
+			t.Errorf("the bundle has no %s:\n%s", tool, tools)
+		}
+	}
+	if strings.Contains(tools, "FAILED") || strings.Contains(tools, "error") || strings.Contains(tools, "not found") {
+		t.Errorf("the bundle's host tools do not run:\n%s", tools)
+	}
 	installed := strings.Fields(in("cat /var/lib/edgelet/bundle-files"))
 	if len(installed) < 15 {
 		t.Errorf("install listed %d files: %v", len(installed), installed)

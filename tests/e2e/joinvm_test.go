@@ -89,8 +89,7 @@ func TestJoinVM(t *testing.T) {
 			kubeletThroughTunnel(ctx, t, e, name, server, pod)
 			exposePod(ctx, t, client, pod)
 			serviceBothWays(ctx, t, e, server, pod, onAgent)
-			t.Logf("%s: edgelet + containerd RSS %s MB", v.Name, strings.TrimSpace(v.sh(t,
-				"ps -o rss= -C edgelet,containerd | awk '{s += $1} END {printf \"%.0f\", s / 1024}'")))
+			t.Logf("%s: edgelet + containerd RSS %s MB", v.Name, strings.TrimSpace(v.sh(t, boardRSS)))
 
 			uid := nodeUID(ctx, t, client, v.Name)
 			start = time.Now()

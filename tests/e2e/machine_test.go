@@ -27,34 +27,51 @@ import (
 // package mirror (debootstrap, as the node image is), cached by its package
 // list.
 
-// machinePackages is what a machine has: a minimal Debian with systemd,
-// sshd and the tools a node needs.
+// boardPackages is what a board has: a minimal Debian (debootstrap's
+// minbase) with systemd and sshd, nothing else. The board bundle brings
+// the tools edgelet runs (iptables, nft, ip, ...); nothing is installed.
+var boardPackages = []string{"systemd", "systemd-sysv", "openssh-server"}
+
+// machinePackages is what a router (and a VM) has: a minimal Debian with
+// systemd, sshd and the network tools.
 var machinePackages = []string{"systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "iptables", "nftables",
 	"conntrack", "ethtool", "socat", "kmod", "mount", "util-linux", "procps", "ca-certificates"}
 
-var machineImageOnce sync.Map // arch -> *sync.Once
+var machineImageOnce sync.Map // image -> *sync.Once
 
-// machineImage returns the Podman image of a plain Debian machine of arch,
-// building it (debootstrap, ~90 s; ~4 min for another arch under qemu) when
-// the cache does not have it.
+// machineImage returns the Podman image of a plain Debian machine of arch
+// with machinePackages, building it (debootstrap, ~90 s; ~4 min for
+// another arch under qemu) when the cache does not have it.
 func machineImage(t *testing.T, arch string) string {
+	t.Helper()
+	return debianImage(t, arch, "machine", machinePackages)
+}
+
+// boardImage returns the Podman image of a minimal Debian board of arch
+// (boardPackages).
+func boardImage(t *testing.T, arch string) string {
+	t.Helper()
+	return debianImage(t, arch, "board", boardPackages)
+}
+
+func debianImage(t *testing.T, arch, kind string, packages []string) string {
 	t.Helper()
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte(arch + " bookworm " + strings.Join(machinePackages, ",")))
+	sum := sha256.Sum256([]byte(arch + " bookworm " + strings.Join(packages, ",")))
 	key := hex.EncodeToString(sum[:6])
-	tarball := filepath.Join(cache, "edgectl", "e2e", "machine-"+arch+"-"+key+".tar")
-	image := "localhost/e2e-machine:" + arch + "-" + key
-	once, _ := machineImageOnce.LoadOrStore(arch, &sync.Once{})
+	tarball := filepath.Join(cache, "edgectl", "e2e", kind+"-"+arch+"-"+key+".tar")
+	image := "localhost/e2e-" + kind + ":" + arch + "-" + key
+	once, _ := machineImageOnce.LoadOrStore(image, &sync.Once{})
 	var buildErr error
 	once.(*sync.Once).Do(func() {
 		if exec.Command("podman", "image", "exists", image).Run() == nil {
 			return
 		}
 		if _, err := os.Stat(tarball); err != nil {
-			buildErr = debootstrapMachine(t, arch, tarball)
+			buildErr = debootstrapMachine(t, arch, packages, tarball)
 			if buildErr != nil {
 				return
 			}
@@ -73,7 +90,7 @@ func machineImage(t *testing.T, arch string) string {
 	return image
 }
 
-func debootstrapMachine(t *testing.T, arch, tarball string) error {
+func debootstrapMachine(t *testing.T, arch string, packages []string, tarball string) error {
 	work := tarball + ".work"
 	_ = os.RemoveAll(work)
 	defer os.RemoveAll(work)
@@ -81,7 +98,7 @@ func debootstrapMachine(t *testing.T, arch, tarball string) error {
 		return err
 	}
 	start := time.Now()
-	if err := debootstrap(arch, machinePackages, work); err != nil {
+	if err := debootstrap(arch, packages, work); err != nil {
 		return fmt.Errorf("a %s machine: %w", arch, err)
 	}
 	if out, err := exec.Command("tar", "--numeric-owner", "-C", work, "-cf", tarball+".tmp", ".").CombinedOutput(); err != nil {
@@ -135,13 +152,12 @@ const siteLAN, siteRouterLAN, siteBoardIP = "192.168.213.0/24", "192.168.213.1",
 // go when the test ends.
 func natSite(t *testing.T, prefix, arch string) *site {
 	t.Helper()
-	image := machineImage(t, arch)
 	s := &site{Router: prefix + "-router", Board: prefix + "-board", BoardIP: siteBoardIP, Key: sshKey(t)}
-	startMachine(t, image, s.Router, "--network", "podman")
+	startMachine(t, machineImage(t, arch), s.Router, "--network", "podman")
 	// containerd's overlay snapshots cannot sit on the container's own
 	// overlay root; a board has a real disk there (the volume starts with
 	// the image's /var/lib).
-	startMachine(t, image, s.Board, "--network", "none", "--volume", "/var/lib")
+	startMachine(t, boardImage(t, arch), s.Board, "--network", "none", "--volume", "/var/lib")
 	s.prefix = prefix
 	s.wire(t)
 	s.RouterIP = strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", s.Router))
@@ -168,8 +184,39 @@ func (s *site) wire(t *testing.T) {
 	nat := fmt.Sprintf("POSTROUTING -s %s -o eth0 -j MASQUERADE", siteLAN)
 	machineSh(t, s.Router, fmt.Sprintf("ip link set %s name lan0 && ip addr add %s/24 dev lan0 && ip link set lan0 up && "+
 		"sysctl -qw net.ipv4.ip_forward=1 && (iptables -t nat -C %s 2>/dev/null || iptables -t nat -A %s)", vr, siteRouterLAN, nat, nat))
-	machineSh(t, s.Board, fmt.Sprintf("ip link set %s name eth0 && ip addr add %s/24 dev eth0 && ip link set eth0 up && ip route add default via %s",
-		vb, siteBoardIP, siteRouterLAN))
+	// The board has no ip of its own: this host's, in the board's network.
+	for _, args := range [][]string{{"link", "set", vb, "name", "eth0"}, {"addr", "add", siteBoardIP + "/24", "dev", "eth0"},
+		{"link", "set", "eth0", "up"}, {"route", "add", "default", "via", siteRouterLAN}} {
+		inNetns(t, s.Board, append([]string{"ip"}, args...)...)
+	}
+}
+
+// kubeChains are the packet-filter chains of a node (kube-proxy's,
+// flannel's, the CNI's) in a machine's network, read with this host's
+// iptables: a board has none of its own once the bundle is gone.
+func kubeChains(t *testing.T, machine string) []string {
+	t.Helper()
+	var chains []string
+	for _, save := range []string{"iptables-nft-save", "iptables-legacy-save"} {
+		for _, l := range strings.Split(inNetns(t, machine, save), "\n") {
+			if strings.HasPrefix(l, ":KUBE") || strings.HasPrefix(l, ":FLANNEL") || strings.HasPrefix(l, ":CNI") || strings.HasPrefix(l, ":EDGELET") {
+				chains = append(chains, save+" "+l)
+			}
+		}
+	}
+	return chains
+}
+
+// inNetns runs a command of this host in a machine's network namespace
+// (a board has no network tools of its own) and returns its output.
+func inNetns(t *testing.T, machine string, cmd ...string) string {
+	t.Helper()
+	pid := strings.TrimSpace(podmanOut(t, "inspect", "-f", "{{.State.Pid}}", machine))
+	out, err := exec.Command("nsenter", append([]string{"-t", pid, "-n"}, cmd...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %s: %v %s", machine, strings.Join(cmd, " "), err, out)
+	}
+	return string(out)
 }
 
 // restartBoard restarts the whole board (its container: systemd, edgelet,
@@ -314,3 +361,7 @@ func hostAddress(t *testing.T) string {
 	t.Fatalf("no source address in %q", out)
 	return ""
 }
+
+// boardRSS is a script that prints the RSS (MB) of edgelet and containerd
+// on a host without procps.
+const boardRSS = `for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in edgelet|containerd) awk '/^VmRSS/ {print $2}' $p/status;; esac; done | awk '{s += $1} END {printf "%.0f", s / 1024}'`

@@ -39,7 +39,7 @@ func TestPromotePlan(t *testing.T) {
 		t.Skip("e2e")
 	}
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
-	image := machineImage(t, arch)
+	image := boardImage(t, arch)
 	hosts := []string{"e2e-promote-s0", "e2e-promote-a0", "e2e-promote-a1"}
 	ips := map[string]string{}
 	for _, h := range hosts {
@@ -118,7 +118,7 @@ func TestPromoteApply(t *testing.T) {
 	inLane(t, laneMachines)
 	e := setup(t)
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
-	image := machineImage(t, arch)
+	image := boardImage(t, arch)
 	hosts := []string{"e2e-apply-s0", "e2e-apply-a0", "e2e-apply-a1"}
 	ips := map[string]string{}
 	for _, h := range hosts {
@@ -366,13 +366,19 @@ func kubeconfigRunner(bin, kubeconfig string) func(args ...string) (string, erro
 }
 
 // leftovers lists what of a node is on a machine: processes, the unit,
-// its files, interfaces, mounts and packet-filter chains.
+// its files, interfaces, mounts and packet-filter chains. A board has no
+// procps, iproute2 or iptables: processes and links are read from /proc
+// and /sys, the chains with this host's iptables in the board's network.
 func leftovers(t *testing.T, machine string) string {
-	return strings.TrimSpace(machineSh(t, machine, `
-pgrep -x edgelet; pgrep -x containerd; pgrep -f 'containerd-shi[m]'
-ls -d /etc/systemd/system/edgelet.service /etc/edgelet /var/lib/edgelet /var/lib/kubelet /var/lib/containerd /usr/local/bin/edgelet /opt/cni 2>/dev/null
-ip -o link 2>/dev/null | grep -E 'cni0|flannel' ; grep -E '/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns)' /proc/mounts
-iptables-save 2>/dev/null | grep -E '^:(KUBE|FLANNEL|CNI)'; true`))
+	left := strings.TrimSpace(machineSh(t, machine, `
+for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in edgelet|containerd|containerd-shim*) echo "process $(cat $p/comm)";; esac; done
+ls -d /etc/systemd/system/edgelet.service /etc/edgelet /var/lib/edgelet /var/lib/kubelet /var/lib/containerd /usr/local/bin/edgelet /usr/local/lib/edgelet /opt/cni 2>/dev/null
+for l in /sys/class/net/*; do case ${l##*/} in cni0|flannel*) echo "link ${l##*/}";; esac; done
+grep -E '/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns)' /proc/mounts; true`))
+	if chains := kubeChains(t, machine); len(chains) > 0 {
+		left += "\n" + strings.Join(chains, "\n")
+	}
+	return strings.TrimSpace(left)
 }
 
 // newerEdgectl is the next release of edgectl as the e2e suite can make
@@ -499,7 +505,7 @@ func upgradeRolls(ctx context.Context, t *testing.T, edgectl func(...string) (st
 	// The new binary is installed and is the one running (not a deleted
 	// file's process).
 	for _, h := range hosts {
-		got := machineSh(t, h, "/usr/local/bin/edgelet version; readlink /proc/$(pgrep -xo edgelet)/exe")
+		got := machineSh(t, h, "/usr/local/bin/edgelet version; readlink /proc/$(systemctl show -p MainPID --value edgelet)/exe")
 		if !strings.Contains(got, want) || strings.Contains(got, "deleted") {
 			t.Errorf("%s after the upgrade to %s:\n%s", h, want, got)
 		}
@@ -630,7 +636,7 @@ func TestPromoteHA(t *testing.T) {
 	inLane(t, laneMachines)
 	e := setup(t)
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
-	image := machineImage(t, arch)
+	image := boardImage(t, arch)
 	// Server 0, 1 and 2, the agent, and the host that replaces server 2.
 	hosts := []string{"e2e-ha-s0", "e2e-ha-s1", "e2e-ha-s2", "e2e-ha-a0", "e2e-ha-s3"}
 	key := sshKey(t)
@@ -752,7 +758,7 @@ func TestPromoteKit(t *testing.T) {
 		t.Skip("e2e")
 	}
 	arch := strings.TrimPrefix(v1alpha1.HostPlatform(), "linux/")
-	image := machineImage(t, arch)
+	image := boardImage(t, arch)
 	hosts := []string{"e2e-kit-s0", "e2e-kit-a0"}
 	ips := map[string]string{}
 	for _, h := range hosts {

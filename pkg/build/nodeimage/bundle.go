@@ -26,7 +26,8 @@ func BundleDir(arch string) string { return "edgectl-bundle-linux-" + arch }
 // Bundle writes the board bundle of opts.Arch (and opts.Role) to file: what a plain Debian
 // (or Raspberry Pi OS) host with systemd needs to run a node, with no
 // registry: edgelet, containerd, runc, the CNI plugins, the offline system
-// images, the systemd unit, and install.sh and uninstall.sh
+// images, the host tools edgelet runs (iptables, nft, ip, tc, conntrack,
+// ethtool, with their libraries), the systemd unit, and install.sh and uninstall.sh
 // (node-image/bundle). The binaries are the node image's, from the same
 // build cache.
 func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*BundleResult, error) {
@@ -47,7 +48,20 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 	if err != nil {
 		return nil, err
 	}
+	rootfs, _, err := b.rootfs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "edgectl-bundle-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
 	dir := "/" + BundleDir(opts.Arch)
+	tools, err := hostToolEntries(rootfs, opts.Arch, dir, work)
+	if err != nil {
+		return nil, err
+	}
 	src := func(p string) string { return filepath.Join(opts.SourceDir, p) }
 	entries := []archive.Entry{
 		{Path: dir + "/VERSION", Mode: 0o644, Data: []byte(fmt.Sprintf("edgelet %s\nkubernetes %s\ncontainerd %s\nplatform linux/%s\nrole %s\n",
@@ -71,6 +85,7 @@ func Bundle(ctx context.Context, opts Options, file string, out io.Writer) (*Bun
 	for _, img := range images {
 		entries = append(entries, archive.Entry{Path: dir + "/images/" + img, Mode: 0o644, Source: filepath.Join(binDir, "images", img)})
 	}
+	entries = append(entries, tools...)
 	b.log("writing %s", file)
 	raw, err := archive.WriteGzipFile(file, entries, gzip.BestCompression)
 	if err != nil {
