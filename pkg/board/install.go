@@ -175,13 +175,13 @@ func Uninstall(ctx context.Context, h *remote.Host) ([]string, error) {
 	return Leftovers(ctx, h)
 }
 
-// leftoversScript lists what a node leaves on a host, one per line: a
+// LeftoversScript lists what a node leaves on a host, one per line: a
 // process, a unit, a data or config dir, an interface, a chain, a mount.
 // A minimal host has no pgrep, ip or iptables of its own: processes and
 // interfaces are read from /proc and /sys, and the chains with the host's
 // iptables or, while it is installed, the bundle's (uninstall.sh checks
 // them itself before it removes its tools).
-const leftoversScript = `
+const LeftoversScript = `
 PATH=$PATH:` + ToolsDir + `/bin
 for p in /proc/[0-9]*; do
   case $(cat "$p/comm" 2>/dev/null) in edgelet | containerd | containerd-shim* | kubelet | flanneld) echo "process $(cat "$p/comm")" ;; esac
@@ -197,7 +197,7 @@ true
 
 // Leftovers lists what of a node is still on the host.
 func Leftovers(ctx context.Context, h *remote.Host) ([]string, error) {
-	out, err := h.Run(ctx, "sh -s", strings.NewReader(leftoversScript))
+	out, err := h.Run(ctx, "sh -s", strings.NewReader(LeftoversScript))
 	if err != nil {
 		return nil, fmt.Errorf("check %s: %w", h.Target, err)
 	}

@@ -211,11 +211,6 @@ func Judge(host string, f map[string]string, now time.Time, force bool) *Preflig
 	} else {
 		add("packages", "mount tar gzip", OK, "")
 	}
-	if own := f["host_tools"]; own == "" {
-		add("host tools", "none: the bundle's iptables, nft, ip, tc, conntrack, ethtool", OK, "")
-	} else {
-		add("host tools", "the host's "+own+"; the bundle's for the rest", OK, "")
-	}
 	ours := f["edgelet"] != ""
 	switch busy := f["ports_in_use"]; {
 	case busy == "":

@@ -54,16 +54,13 @@ if [ "$ov" = yes ] && has mount; then kv overlay_mount "$(ovl_test)"; fi
 kv mem_available_kb "$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)"
 kv disk_free_kb "$(df -Pk /var/lib | awk 'NR == 2 {print $4}')"
 kv systemd "$([ -d /run/systemd/system ] && echo yes || echo no)"
-# The bundle carries iptables, nft, ip, tc, conntrack and ethtool (a host's
-# own come first); what it cannot carry is what its scripts run.
+# The bundle carries iptables, nft, ip, tc, conntrack and ethtool (install.sh
+# says which are the host's own); what it cannot carry is what its scripts run.
 missing=""
 for pair in mount:mount tar:tar gzip:gzip; do
   has "${pair%%:*}" || missing="$missing ${pair#*:}"
 done
 kv missing_packages "${missing# }"
-own=""
-for t in iptables nft ip tc conntrack ethtool; do has "$t" && own="$own $t"; done
-kv host_tools "${own# }"
 # Listening TCP ports, from /proc (a minimal host has no ss): 10250, 10256
 # and 10249 are 280A, 2810 and 2809 in hex.
 busy=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" {n = split($2, a, ":"); p = a[n]
@@ -84,11 +81,9 @@ kv edgelet "$(sed -n 's/^edgelet //p' /var/lib/edgelet/bundle-version 2>/dev/nul
 kv edgelet_server "$(sed -n 's/^server: *//p' /etc/edgelet/config.yaml 2>/dev/null)"
 if [ -n "${EDGECTL_API:-}" ]; then
   kv api_address "$EDGECTL_API"
-  if has socat; then
-    if socat -T3 /dev/null "TCP:$EDGECTL_API,connect-timeout=5" 2>/dev/null; then kv api reachable; else kv api unreachable; fi
-  elif has bash && has timeout; then
-    # bash's /dev/tcp: a minimal Debian has bash and coreutils, not socat.
-    if timeout 5 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}"' _ "$EDGECTL_API" 2>/dev/null; then kv api reachable; else kv api unreachable; fi
-  else kv api unknown; fi
+  # bash's /dev/tcp: every Debian has bash and coreutils (socat it may not).
+  if ! has bash || ! has timeout; then kv api unknown
+  elif timeout 5 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}"' _ "$EDGECTL_API" 2>/dev/null; then kv api reachable
+  else kv api unreachable; fi
 fi
 kv sudo ok

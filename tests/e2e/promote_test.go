@@ -366,15 +366,11 @@ func kubeconfigRunner(bin, kubeconfig string) func(args ...string) (string, erro
 }
 
 // leftovers lists what of a node is on a machine: processes, the unit,
-// its files, interfaces, mounts and packet-filter chains. A board has no
-// procps, iproute2 or iptables: processes and links are read from /proc
-// and /sys, the chains with this host's iptables in the board's network.
+// its files, interfaces and mounts (edgectl's own list, run in the
+// machine), /opt/cni itself, and packet-filter chains, read with this
+// host's iptables in the machine's network (a board has none of its own).
 func leftovers(t *testing.T, machine string) string {
-	left := strings.TrimSpace(machineSh(t, machine, `
-for p in /proc/[0-9]*; do case $(cat $p/comm 2>/dev/null) in edgelet|containerd|containerd-shim*) echo "process $(cat $p/comm)";; esac; done
-ls -d /etc/systemd/system/edgelet.service /etc/edgelet /var/lib/edgelet /var/lib/kubelet /var/lib/containerd /usr/local/bin/edgelet /usr/local/lib/edgelet /opt/cni 2>/dev/null
-for l in /sys/class/net/*; do case ${l##*/} in cni0|flannel*) echo "link ${l##*/}";; esac; done
-grep -E '/var/lib/(kubelet|edgelet|containerd)|/run/(containerd|netns)' /proc/mounts; true`))
+	left := strings.TrimSpace(machineSh(t, machine, board.LeftoversScript+"\nls -d /opt/cni 2>/dev/null; true"))
 	if chains := kubeChains(t, machine); len(chains) > 0 {
 		left += "\n" + strings.Join(chains, "\n")
 	}

@@ -15,9 +15,6 @@ import (
 	"github.com/edgectl/edgectl/pkg/board"
 )
 
-// HostToolsDir is where a board bundle installs the host tools it carries.
-const HostToolsDir = board.ToolsDir
-
 // hostTools are the commands edgelet (kube-proxy, flannel, net degrade)
 // runs on a host, by the program in the node image's Debian rootfs that
 // each one is: what a board bundle carries so that a minimal Debian needs
@@ -126,15 +123,15 @@ func hostToolEntries(rootfsTar, arch, dir, work string) ([]archive.Entry, error)
 }
 
 // toolWrapper is the script that runs cmd (program prog) with the bundle's
-// loader and libraries, as installed under HostToolsDir.
+// loader and libraries, as installed under board.ToolsDir.
 func toolWrapper(cmd, prog, interp string) string {
 	env := ""
 	if prog == "xtables-nft-multi" {
-		env = "XTABLES_LIBDIR=" + HostToolsDir + "/lib/xtables "
+		env = "XTABLES_LIBDIR=" + board.ToolsDir + "/lib/xtables "
 	}
 	return fmt.Sprintf("#!/bin/sh\n# %s from Debian %s, carried by the edgectl board bundle for a host that has none\n# (edgelet's PATH ends with %s/bin: a host's own %s comes first).\n"+
 		"%sexec %s/lib/%s --library-path %s/lib --argv0 %s %s/libexec/%s \"$@\"\n",
-		cmd, DebianSuite, HostToolsDir, cmd, env, HostToolsDir, interp, HostToolsDir, cmd, HostToolsDir, prog)
+		cmd, DebianSuite, board.ToolsDir, cmd, env, board.ToolsDir, interp, board.ToolsDir, cmd, board.ToolsDir, prog)
 }
 
 // elfDeps are the shared libraries an ELF file needs and its loader

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgectl/edgectl/pkg/board"
 )
 
 // resolveIn follows a rootfs's symlinks as if it were /: relative ones,
@@ -49,8 +51,8 @@ func TestResolveIn(t *testing.T) {
 func TestToolWrapper(t *testing.T) {
 	w := toolWrapper("iptables-save", "xtables-nft-multi", "ld-linux-aarch64.so.1")
 	for _, want := range []string{
-		"XTABLES_LIBDIR=" + HostToolsDir + "/lib/xtables ",
-		"exec " + HostToolsDir + "/lib/ld-linux-aarch64.so.1 --library-path " + HostToolsDir + "/lib --argv0 iptables-save " + HostToolsDir + "/libexec/xtables-nft-multi \"$@\"",
+		"XTABLES_LIBDIR=" + board.ToolsDir + "/lib/xtables ",
+		"exec " + board.ToolsDir + "/lib/ld-linux-aarch64.so.1 --library-path " + board.ToolsDir + "/lib --argv0 iptables-save " + board.ToolsDir + "/libexec/xtables-nft-multi \"$@\"",
 	} {
 		if !strings.Contains(w, want) {
 			t.Errorf("wrapper lacks %q:\n%s", want, w)
