@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -163,7 +162,7 @@ func (p *Provider) CreateNode(ctx context.Context, s runtime.NodeSpec) error {
 	if err := p.WriteFiles(ctx, s.Name, s.Files); err != nil {
 		return err
 	}
-	if err := p.start(ctx, s.Name); err != nil {
+	if err := p.cli.ContainerStart(ctx, s.Name, container.StartOptions{}); err != nil {
 		if s.Privileged && privilegeRefused(err) {
 			return fmt.Errorf("start container %s: %w: %v", s.Name, runtime.ErrPrivilegeRefused, err)
 		}
@@ -347,24 +346,7 @@ func (p *Provider) Disconnect(ctx context.Context, name, net string) error {
 
 // Start starts a stopped container.
 func (p *Provider) Start(ctx context.Context, name string) error {
-	return p.start(ctx, name)
-}
-
-// start starts a container, again (up to 3 times in all) when the engine
-// failed it with a transient start race (startRaced).
-func (p *Provider) start(ctx context.Context, name string) error {
-	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
-		if err = p.cli.ContainerStart(ctx, name, container.StartOptions{}); err == nil || !startRaced(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
-		}
-	}
-	return err
+	return p.cli.ContainerStart(ctx, name, container.StartOptions{})
 }
 
 // Stop stops a container, giving systemd time to shut down cleanly.

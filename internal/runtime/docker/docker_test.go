@@ -1,15 +1,8 @@
 package docker
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-
-	"github.com/docker/docker/client"
 
 	"github.com/edgectl/edgectl/internal/runtime"
 )
@@ -45,46 +38,5 @@ func TestEngineErrorsAreTyped(t *testing.T) {
 	}
 	if !privilegeRefused(errors.New("runc create failed: unable to apply caps: operation not permitted")) {
 		t.Error("privilege refusal not recognised")
-	}
-}
-
-// A start that Podman fails with its transient start race is made again,
-// up to 3 times; another failure is returned at once.
-func TestStartRetriesTheStartRace(t *testing.T) {
-	for _, c := range []struct {
-		name     string
-		failures int    // starts that fail before one succeeds
-		msg      string // of each failure
-		calls    int
-		ok       bool
-	}{
-		{"raced once", 1, "OCI runtime error: write child: broken pipe", 2, true},
-		{"raced three times", 3, "write child: broken pipe", 3, false},
-		{"another failure", 1, "no such container", 1, false},
-	} {
-		calls := 0
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasSuffix(r.URL.Path, "/containers/n/start") {
-				http.NotFound(w, r)
-				return
-			}
-			calls++
-			if calls <= c.failures {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusInternalServerError)
-				fmt.Fprintf(w, `{"message": %q}`, c.msg)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		}))
-		cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+strings.TrimPrefix(srv.URL, "http://")), client.WithVersion("1.41"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = (&Provider{cli: cli}).Start(context.Background(), "n")
-		srv.Close()
-		if calls != c.calls || (err == nil) != c.ok {
-			t.Errorf("%s: %d starts, %v; want %d starts, ok %v", c.name, calls, err, c.calls, c.ok)
-		}
 	}
 }

@@ -19,14 +19,6 @@ func privilegeRefused(err error) bool {
 	return strings.Contains(msg, "apply caps") || strings.Contains(msg, "operation not permitted")
 }
 
-// startRaced tells Podman 4.3's transient start failure ("write child:
-// broken pipe": runc's init pipe closed under it) from the others: the
-// container is left created, and a second start runs it
-// (testcontainers/testcontainers-java#6640).
-func startRaced(err error) bool {
-	return strings.Contains(err.Error(), "write child: broken pipe")
-}
-
 // portTaken tells a host port bound by someone else from other start
 // failures ("Bind for 127.0.0.1:41000 failed: port is already allocated",
 // or "address already in use"), and which of the ports it was.
