@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/edgectl/edgectl/internal/modproxy"
 	"github.com/edgectl/edgectl/pkg/build/nodeimage"
 	"github.com/edgectl/edgectl/pkg/registry"
 )
@@ -121,7 +122,9 @@ func TestDistInstall(t *testing.T) {
 	user := func(args ...string) (string, error) {
 		c := exec.CommandContext(ctx, bin, args...)
 		c.Dir = dir
-		c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+		// No module proxy: a build outside a checkout cannot fetch the
+		// source (the last subtest gives it one).
+		c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "GOPROXY=off"}
 		out, err := c.CombinedOutput()
 		return string(out), err
 	}
@@ -306,11 +309,106 @@ func TestDistInstall(t *testing.T) {
 			{[]string{"cluster", "create", "e2e-dist-bad", "--image", repo + ":v0.0.0-missing"}, "the pull failed"},
 			// Outside a checkout, the build says what it needs.
 			{[]string{"image", "build"}, "pass --source DIR, DIR being a checkout of github.com/edgectl/edgectl at " + version},
+			{[]string{"image", "build"}, "fetching the source of " + version + " from the Go module proxy failed too: fetch github.com/edgectl/edgectl@" + version},
 		} {
 			out, err := user(c.args...)
 			if err == nil || !strings.Contains(out, c.want) {
 				t.Errorf("%v: %v, want %q in:\n%s", c.args, err, c.want, out)
 			}
+		}
+	})
+	t.Run("image build outside a checkout, from the Go module proxy", func(t *testing.T) {
+		// The release's modules (edgectl and the nested modules the node
+		// image compiles), published from the commit under test to a
+		// module proxy made of files: what proxy.golang.org serves for a tag.
+		root := repoRoot()
+		if dirty, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err != nil || len(dirty) > 0 {
+			t.Fatalf("the module proxy publishes HEAD, but the checkout (whose image the build is compared with) has changes: %v\n%s", err, dirty)
+		}
+		proxy := t.TempDir()
+		for _, sub := range append([]string{""}, nodeimage.NestedModules()...) {
+			path := strings.TrimSuffix(nodeimage.ModulePath+"/"+sub, "/")
+			if err := modproxy.FromGit(proxy, path, version, root, "HEAD", sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The user's Go caches are the machine's (the Kubernetes modules and
+		// their compiled packages are there), less any copy of this
+		// release's modules that an earlier run left.
+		modcache, gocache := goEnv(t, "GOMODCACHE"), goEnv(t, "GOCACHE")
+		purge := func() { purgeModuleVersion(t, modcache, nodeimage.ModulePath, version) }
+		purge()
+		t.Cleanup(purge)
+		// Its rootfs is the suite's (a debootstrap is not what this tests).
+		build := filepath.Join(home, ".cache", "edgectl", "build")
+		if err := os.MkdirAll(build, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		suiteCache, err := os.UserCacheDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rootfs, _ := filepath.Glob(filepath.Join(suiteCache, "edgectl", "build", "rootfs-amd64-*.tar*"))
+		if len(rootfs) == 0 {
+			t.Fatal("the suite's build cache holds no amd64 rootfs")
+		}
+		for _, f := range rootfs {
+			if err := os.Symlink(f, filepath.Join(build, filepath.Base(f))); err != nil && !os.IsExist(err) {
+				t.Fatal(err)
+			}
+		}
+		goUser := func(args ...string) (string, error) {
+			c := exec.CommandContext(ctx, bin, args...)
+			c.Dir = dir
+			c.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "GOCACHE=" + gocache, "GOMODCACHE=" + modcache,
+				"GOPROXY=file://" + proxy + ",off", "GONOSUMDB=" + nodeimage.ModulePath, "GOTOOLCHAIN=local"}
+			out, err := c.CombinedOutput()
+			return string(out), err
+		}
+		dropImage()
+		_ = exec.Command("docker", "rmi", "-f", regImage).Run()
+		out, err := goUser("image", "build")
+		t.Logf("image build:\n%s", out)
+		if err != nil {
+			t.Fatalf("image build from the module proxy: %v", err)
+		}
+		if want := "building from the source of edgectl " + version + ", fetched from the Go module proxy"; !strings.Contains(out, want) {
+			t.Errorf("image build does not say %q", want)
+		}
+		// Same inputs, same edgelet: the build's version is the hash of
+		// its inputs.
+		label := func(ref string) string {
+			out, err := exec.Command("docker", "image", "inspect", "-f", "{{index .Config.Labels \""+nodeimage.LabelInputs+"\"}}", ref).Output()
+			if err != nil {
+				t.Fatalf("inspect %s: %v", ref, err)
+			}
+			return strings.TrimSpace(string(out))
+		}
+		if got, want := label(image), label(e.image); got != want || got == "" {
+			t.Errorf("inputs of the image built from the module proxy %q, of the checkout's %q", got, want)
+		}
+		edgelet := func(args ...string) string {
+			out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("docker %v: %v\n%s", args, err, out)
+			}
+			return strings.TrimSpace(string(out))
+		}
+		checkout := edgelet("run", "--rm", "--entrypoint", "edgelet", e.image, "version")
+
+		const name = "e2e-dist-mod"
+		t.Cleanup(func() { _, _ = user("cluster", "delete", name) })
+		out, err = user("cluster", "create", name)
+		if err != nil || strings.Contains(out, "pulling") {
+			t.Fatalf("create %s from the built image (no pull): %v\n%s", name, err, out)
+		}
+		running := edgelet("exec", nodeName(name, "server", 0), "edgelet", "version")
+		if running != checkout || !strings.Contains(running, nodeimage.KubernetesVersion) {
+			t.Errorf("the cluster runs %q; the checkout's image has %q", running, checkout)
+		}
+		t.Logf("%s runs %s", name, running)
+		if out, err := user("cluster", "delete", name); err != nil {
+			t.Errorf("delete %s: %v\n%s", name, err, out)
 		}
 	})
 }
@@ -337,4 +435,40 @@ func cacheStatus(ctx context.Context, t *testing.T, m *registry.Manager, name st
 		t.Fatalf("status of %s: %+v %v", name, st, err)
 	}
 	return st.Upstreams[0]
+}
+
+// goEnv is `go env NAME` of the suite's user.
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// purgeModuleVersion removes version of module and of the modules under
+// its path from the module cache at modcache (read-only, as Go leaves it).
+func purgeModuleVersion(t *testing.T, modcache, module, version string) {
+	t.Helper()
+	base := filepath.Join(modcache, filepath.FromSlash(module))
+	extracted, _ := filepath.Glob(base + "@" + version)
+	nested, _ := filepath.Glob(filepath.Join(base, "*", "*@"+version))
+	for _, d := range append(extracted, nested...) {
+		_ = filepath.WalkDir(d, func(p string, de os.DirEntry, err error) error {
+			if err == nil && de.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(d); err != nil {
+			t.Errorf("purge %s: %v", d, err)
+		}
+	}
+	_ = filepath.WalkDir(filepath.Join(modcache, "cache", "download", filepath.FromSlash(module)), func(p string, de os.DirEntry, err error) error {
+		if err == nil && !de.IsDir() && strings.HasPrefix(de.Name(), version+".") {
+			_ = os.Remove(p)
+		}
+		return nil
+	})
 }

@@ -394,10 +394,6 @@ func newerEdgectl(t *testing.T, bin, kubeconfig string) func(args ...string) *ex
 	if err := os.WriteFile(filepath.Join(src, "pkg", "edgelet", "app", "upgrade.go"), []byte(change), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Its bundles take their host tools from the Debian rootfs, which the
 	// change leaves as it is: the suite's is linked in, not debootstrapped
 	// again (~2 min).
@@ -415,7 +411,7 @@ func newerEdgectl(t *testing.T, bin, kubeconfig string) func(args ...string) *ex
 			t.Fatal(err)
 		}
 	}
-	env := append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_CACHE_HOME="+cache, "GOCACHE="+strings.TrimSpace(string(gocache)))
+	env := append(os.Environ(), "KUBECONFIG="+kubeconfig, "XDG_CACHE_HOME="+cache, "GOCACHE="+goEnv(t, "GOCACHE"))
 	return func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = src, env

@@ -97,6 +97,9 @@ func Build(ctx context.Context, opts Options, engine Engine, out io.Writer) ([]*
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
+	if v := moduleSourceVersion(opts.SourceDir); v != "" {
+		fmt.Fprintf(out, " • building from the source of edgectl %s, fetched from the Go module proxy into %s\n", v, opts.SourceDir)
+	}
 	var results []*Result
 	var images []v1.Image
 	for _, arch := range opts.Archs {

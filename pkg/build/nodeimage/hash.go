@@ -14,7 +14,9 @@ import (
 )
 
 // skipDirs are parts of the source tree that never reach the node image.
-var skipDirs = map[string]bool{".git": true, "docs": true, "tests": true, "bin": true, ".ci": true, "_output": true}
+// hack holds modules of their own that a module zip of edgectl leaves out,
+// so a source tree from the module proxy hashes as its checkout does.
+var skipDirs = map[string]bool{".git": true, "docs": true, "tests": true, "bin": true, ".ci": true, "_output": true, "hack": true}
 
 // edgectlOnly are packages of edgectl that no program of the node image or
 // the bundle is built from (TestEdgectlOnly checks it against go list): a

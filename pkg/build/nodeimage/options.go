@@ -1,6 +1,7 @@
 package nodeimage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+
+	"golang.org/x/mod/semver"
 
 	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
@@ -106,19 +109,29 @@ func (o *Options) Complete() error {
 	default:
 		errs = append(errs, fmt.Errorf("--output %q: must be docker or oci-tar", o.Output))
 	}
-	if o.SourceDir == "" {
-		dir, err := FindSource(".")
-		if err != nil {
-			errs = append(errs, err)
-		}
-		o.SourceDir = dir
-	}
 	if o.CacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
 			base = os.TempDir()
 		}
 		o.CacheDir = filepath.Join(base, "edgectl", "build")
+	}
+	if o.SourceDir == "" {
+		dir, err := FindSource(".")
+		if err != nil && semver.IsValid(version.Version) {
+			// A release outside a checkout: its own module source, from
+			// the Go module proxy.
+			dir = filepath.Join(o.CacheDir, "source-"+version.Version)
+			if merr := ModuleSource(context.Background(), version.Version, dir); merr != nil {
+				err = fmt.Errorf("%w; fetching the source of %s from the Go module proxy failed too: %v", err, version.Version, merr)
+			} else {
+				err = nil
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		o.SourceDir = dir
 	}
 	return errors.Join(errs...)
 }
