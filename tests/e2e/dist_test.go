@@ -317,7 +317,7 @@ func TestDistInstall(t *testing.T) {
 			}
 		}
 	})
-	t.Run("image build outside a checkout, from the Go module proxy", func(t *testing.T) {
+	t.Run("image build from the Go module proxy outside a checkout", func(t *testing.T) {
 		// The release's modules (edgectl and the nested modules the node
 		// image compiles), published from the commit under test to a
 		// module proxy made of files: what proxy.golang.org serves for a tag.
@@ -325,7 +325,7 @@ func TestDistInstall(t *testing.T) {
 		if dirty, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err != nil || len(dirty) > 0 {
 			t.Fatalf("the module proxy publishes HEAD, but the checkout (whose image the build is compared with) has changes: %v\n%s", err, dirty)
 		}
-		proxy := t.TempDir()
+		proxy := t.TempDir() // no comma in it: GOPROXY is a comma-separated list
 		for _, sub := range append([]string{""}, nodeimage.NestedModules()...) {
 			path := strings.TrimSuffix(nodeimage.ModulePath+"/"+sub, "/")
 			if err := modproxy.FromGit(proxy, path, version, root, "HEAD", sub); err != nil {
