@@ -45,7 +45,8 @@ dist: $(if $(DIST_BINARIES_ONLY),,image-arm64)
 	hack/dist.sh
 
 ## test-dist: make dist's binaries installed outside the checkout, with a fresh HOME, pull the node
-## image by their default reference from a local edgectl registry (also through a cache) and run a cluster
+## image by their default reference from a local edgectl registry (also through a cache) and run a cluster;
+## build the node image outside the checkout from a file-based Go module proxy
 test-dist: image
 	EDGECTL_E2E_DIST=1 $(GO) test -count=1 -v -timeout 30m -run 'TestDistInstall' ./tests/e2e/
 

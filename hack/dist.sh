@@ -8,6 +8,10 @@
 #   SHA256SUMS                      `sha256sum -c SHA256SUMS` checks them all
 # IMAGE_REPOSITORY (default ghcr.io/edgectl/node) is where the release's node
 # image is published: the binaries pull IMAGE_REPOSITORY:VERSION by default.
+# A release tags the commit VERSION and, for `edgectl image build` outside a
+# checkout (it fetches its source through the Go module proxy), the nested
+# modules the node image compiles: images/nodetools/VERSION,
+# images/coredns/VERSION and images/registry/VERSION.
 # DIST_BINARIES_ONLY=1 makes the binaries, their module lists and SHA256SUMS
 # alone (no node image or bundle: those take the arm64 build, ~40 min cold).
 set -euo pipefail

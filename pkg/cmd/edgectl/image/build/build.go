@@ -24,7 +24,11 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 		Long: `Build the node image from edgectl's source tree: a Debian rootfs made with
 debootstrap, edgelet, containerd, runc and the CNI plugins built from Go
 modules, and the offline system images (pause, CoreDNS). No registry is
-contacted. Inputs are hashed: an unchanged build is a cache hit.`,
+contacted. Inputs are hashed: an unchanged build is a cache hit.
+
+The source tree is the checkout around the current directory, or --source.
+A release run outside a checkout fetches its own version's source through
+the Go module proxy (go mod download: GOPROXY, GONOSUMDB apply).`,
 		Args: cobra.NoArgs,
 		Example: `  edgectl image build
   edgectl image build --platform linux/arm64        # edgectl/node:dev-arm64, under qemu
@@ -68,7 +72,7 @@ contacted. Inputs are hashed: an unchanged build is a cache hit.`,
 	_ = fs.MarkDeprecated("arch", "use --platform linux/ARCH")
 	fs.StringVar(&o.Output, "output", "docker", "docker (load into the engine) or oci-tar")
 	fs.StringVar(&o.OutFile, "file", "", "file for --output oci-tar (one OCI index for several platforms)")
-	fs.StringVar(&o.SourceDir, "source", "", "edgectl source tree (default: found from the current directory)")
+	fs.StringVar(&o.SourceDir, "source", "", "edgectl source tree (default: the checkout around the current directory; for a release outside one, its source from the Go module proxy)")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "build cache (default: ~/.cache/edgectl/build)")
 	fs.StringVar(&o.Mirror, "mirror", nodeimage.DefaultMirror, "Debian package mirror")
 	fs.BoolVar(&o.Force, "force", false, "rebuild even when the inputs are unchanged")
