@@ -2,120 +2,84 @@ package e2e
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/edgectl/edgectl/internal/log"
-	"github.com/edgectl/edgectl/pkg/apis/config/v1alpha1"
-	"github.com/edgectl/edgectl/pkg/cluster"
+	"github.com/edgectl/edgectl/pkg/bench"
 )
 
-// BenchmarkCluster measures create-to-usable (API ready through the LB, all
-// nodes Ready, CoreDNS available), delete time, and the idle memory (RSS
-// and PSS) of edgelet, containerd and the shims in each node, on the real
-// engine. Run it with
-//
-//	go test -run '^$' -bench Cluster -benchtime 1x ./tests/e2e/
-//
-// and record the figures in docs/benchmarks.md.
-func BenchmarkCluster(b *testing.B) {
-	for _, agents := range []int{0, 3} {
-		b.Run(fmt.Sprintf("servers=1,agents=%d", agents), func(b *testing.B) {
-			p, err := cluster.NewProvider(log.Discard())
-			if err != nil {
-				b.Fatal(err)
-			}
-			kubeconfig := filepath.Join(b.TempDir(), "kubeconfig")
-			for i := 0; i < b.N; i++ {
-				name := fmt.Sprintf("%sbench-%d", prefix, agents) // swept by TestMain if a run is killed
-				ctx := context.Background()
-				start := time.Now()
-				err := p.Create(ctx, cluster.CreateOptions{Config: &v1alpha1.Cluster{Name: name, Agents: agents},
-					Wait: 5 * time.Minute, Kubeconfig: kubeconfig})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(time.Since(start).Seconds(), "create-s")
-				time.Sleep(30 * time.Second) // let the nodes settle to idle before reading RSS
-				server, agent := memory(b, p, name)
-				b.ReportMetric(server.RSS, "server-node-RSS-MB")
-				b.ReportMetric(server.PSS, "server-node-PSS-MB")
-				if agents > 0 {
-					b.ReportMetric(agent.RSS, "agent-node-RSS-MB")
-					b.ReportMetric(agent.PSS, "agent-node-PSS-MB")
-				}
-				start = time.Now()
-				if err := p.Delete(ctx, name, kubeconfig); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(time.Since(start).Seconds(), "delete-s")
-			}
-		})
-	}
-}
-
-// memScript prints "Rss N" and "Pss N" (kB) of every edgelet, containerd
-// and shim process of a node. comm is cut at 15 characters, so the shim
-// is "containerd-shim".
-const memScript = `for p in $(pgrep -x edgelet) $(pgrep -x containerd) $(pgrep -x containerd-shim); do
-  awk '/^(Rss|Pss):/ {print $1, $2}' /proc/$p/smaps_rollup
-done`
-
-// nodeMemory is the memory (MB) of a node's edgelet, containerd and shims.
-// RSS counts every page a process maps; PSS splits the pages it shares
-// with other processes between them. The nodes of a cluster run the same
-// edgelet and containerd files from the same image layer, so the page
-// cache holds their code once, and RSS counts it again for every node.
-type nodeMemory struct{ RSS, PSS float64 }
-
-// memory returns the memory of the first server and, averaged, of the agents.
-func memory(b *testing.B, p *cluster.Provider, name string) (server, agent nodeMemory) {
-	nodes, err := p.Nodes(context.Background(), name)
+// TestBench runs `edgectl bench` as a user does, one round of its create
+// scenario with a short idle: every figure comes from a real cluster (a
+// create and its CPU time, the server's memory, node add, delete), a
+// baseline it beats by far is reported as worse, the JSON it saves is what
+// it printed, the Markdown section is rewritten, and no cluster is left.
+// The figures themselves are not asserted: `make bench` is where they
+// live.
+func TestBench(t *testing.T) {
+	e := setup(t)
+	inLane(t, laneClusters)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	// A baseline no real create can match: 1 ms.
+	base, err := json.Marshal(bench.Report{Figures: []bench.Figure{{Key: "create-1", Name: "create, 1 server, to usable",
+		Unit: "s", Runs: []float64{0.001}, Median: 0.001, Min: 0.001, Max: 0.001}}})
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	var agentSum nodeMemory
-	var agentN float64
-	for _, n := range nodes {
-		if n.Role == "loadbalancer" {
-			continue
-		}
-		res, err := p.Runtime().Exec(context.Background(), n.Name, []string{"sh", "-c", memScript}, nil)
-		if err != nil || res.ExitCode != 0 {
-			b.Fatalf("read memory of %s: %v %s", n.Name, err, res.Stderr)
-		}
-		var m nodeMemory
-		if strings.Count(res.Stdout, "Rss:") < 2 { // edgelet and containerd at least
-			b.Fatalf("%s: found no edgelet and containerd processes to measure:\n%s", n.Name, res.Stdout)
-		}
-		for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-			f := strings.Fields(line)
-			if len(f) != 2 {
-				continue
-			}
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			if f[0] == "Rss:" {
-				m.RSS += kb / 1024
-			} else {
-				m.PSS += kb / 1024
-			}
-		}
-		fmt.Fprintf(os.Stderr, "%s: RSS %.0f MB, PSS %.0f MB (edgelet + containerd + shims)\n", n.Name, m.RSS, m.PSS)
-		if n.Role == "server" && server.RSS == 0 {
-			server = m
-		} else if n.Role == "agent" {
-			agentSum.RSS += m.RSS
-			agentSum.PSS += m.PSS
-			agentN++
+	baseline, saved, md := filepath.Join(dir, "base.json"), filepath.Join(dir, "bench.json"), filepath.Join(dir, "b.md")
+	if err := os.WriteFile(baseline, base, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(md, []byte("# B\n"+bench.MarkBegin+"\nold\n"+bench.MarkEnd+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prefixName := prefix + "bench"
+	cmd := exec.CommandContext(ctx, edgectlBinary(t), "bench", "--runs", "1", "--only", "create", "--idle", "2s",
+		"--prefix", prefixName, "--image", e.image, "-o", "json", "--baseline", baseline, "--save", saved, "--markdown", md)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	t.Logf("bench:\n%s\n%s", stderr.String(), out)
+	if err != nil {
+		t.Fatalf("edgectl bench: %v", err)
+	}
+	var r bench.Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("bench -o json: %v", err)
+	}
+	for _, key := range []string{"create-1", "create-1-cpu", "server-rss", "server-pss", "node-add", "delete-1+1"} {
+		f := r.Figure(key)
+		if f == nil || len(f.Runs) != 1 || f.Runs[0] <= 0 || f.Median != f.Runs[0] {
+			t.Errorf("figure %s: %+v, want one run > 0", key, f)
 		}
 	}
-	if agentN > 0 {
-		agent = nodeMemory{agentSum.RSS / agentN, agentSum.PSS / agentN}
+	// Read from the node's processes, so a plausible size: not 0, not a
+	// sum over the host.
+	if f := r.Figure("server-rss"); f != nil && (f.Median < 50 || f.Median > 4000) {
+		t.Errorf("server RSS %.0f MB", f.Median)
 	}
-	return server, agent
+	if r.Figure("create-ha") != nil || r.Figure("agent-rss") != nil {
+		t.Errorf("--only create measured other scenarios: %+v", r.Figures)
+	}
+	if !strings.Contains(stderr.String(), "create, 1 server, to usable: ") || !strings.Contains(stderr.String(), "worse than the recorded 0.00 s") {
+		t.Errorf("the bench did not report the create as worse than a 1 ms baseline")
+	}
+	var s bench.Report
+	if data, err := os.ReadFile(saved); err != nil || json.Unmarshal(data, &s) != nil || s.Date != r.Date || len(s.Figures) != len(r.Figures) {
+		t.Errorf("--save wrote %+v (%v), printed %+v", s, err, r)
+	}
+	if data, err := os.ReadFile(md); err != nil || strings.Contains(string(data), "old") || !strings.Contains(string(data), "| create, 1 server, to usable | **") {
+		t.Errorf("--markdown wrote:\n%s", data)
+	}
+	for _, name := range []string{prefixName + "-1", prefixName + "-1-3", prefixName + "-ha"} {
+		if nodes, err := e.p.Nodes(ctx, name); err != nil || len(nodes) > 0 {
+			t.Errorf("the bench left cluster %s: %v %v", name, nodes, err)
+		}
+	}
 }

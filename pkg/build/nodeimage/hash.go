@@ -23,7 +23,7 @@ var skipDirs = map[string]bool{".git": true, "docs": true, "tests": true, "bin":
 // change there is not a new edgelet version, so promote does not roll the
 // nodes for it.
 var edgectlOnly = []string{
-	"cmd/edgectl", "pkg/cmd", "pkg/promote", "pkg/chartci", "pkg/cluster", "pkg/board",
+	"cmd/edgectl", "pkg/cmd", "pkg/bench", "pkg/promote", "pkg/chartci", "pkg/cluster", "pkg/board",
 	"pkg/registry", "pkg/apis/config", "internal/cli", "internal/remote", "internal/sshaddr",
 	"internal/hostport", "internal/runtime", "internal/errors",
 }

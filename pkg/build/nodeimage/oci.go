@@ -1,6 +1,8 @@
 package nodeimage
 
 import (
+	"io"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -20,4 +22,27 @@ func compressedSize(img v1.Image) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// ImageSizes are the bytes of img's layers, as tar (what the engine
+// unpacks) and gzipped (what a pull downloads).
+func ImageSizes(img v1.Image) (uncompressed, compressed int64, err error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return 0, 0, err
+		}
+		n, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+		uncompressed += n
+	}
+	compressed, err = compressedSize(img)
+	return uncompressed, compressed, err
 }

@@ -13,6 +13,7 @@ import (
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
 	"github.com/edgectl/edgectl/internal/log"
+	benchcmd "github.com/edgectl/edgectl/pkg/cmd/edgectl/bench"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/bundle"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/ci"
 	"github.com/edgectl/edgectl/pkg/cmd/edgectl/cluster/create"
@@ -113,7 +114,7 @@ running edgelet (upstream Kubernetes in one binary) on every node.
 	imageCmd.AddCommand(build.NewCommand(deps), distribute.NewPushCommand(deps), distribute.NewPullCommand(deps), imports.NewCommand(deps))
 	configCmd := &cobra.Command{Use: "config", Short: "Cluster config files"}
 	configCmd.AddCommand(initcmd.NewCommand(deps))
-	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, bundle.NewCommand(deps), netcmd.NewCommand(deps), registry.NewCommand(deps), ci.NewCommand(deps), promotecmd.NewCommand(deps), tokencmd.NewCommand(deps), version.NewCommand(deps))
+	root.AddCommand(clusterCmd, configCmd, nodeCmd, kubeconfigCmd, exportCmd, imageCmd, bundle.NewCommand(deps), netcmd.NewCommand(deps), registry.NewCommand(deps), ci.NewCommand(deps), promotecmd.NewCommand(deps), tokencmd.NewCommand(deps), benchcmd.NewCommand(deps), version.NewCommand(deps))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return edgeerrors.Wrap(edgeerrors.KindInvalidConfig, fmt.Sprintf("see `%s --help`", c.CommandPath()), err)
 	})
