@@ -24,6 +24,9 @@ type Provider struct {
 	// binfmtDir is where the kernel's binfmt_misc is (binfmt.Dir when
 	// empty; a test points it elsewhere).
 	binfmtDir string
+	// memoFile remembers which engines refused --privileged ("" = no
+	// memo, as in unit tests).
+	memoFile string
 }
 
 // NewProvider connects to the engine from the environment (DOCKER_HOST).
@@ -35,7 +38,7 @@ func NewProvider(logger *log.Logger) (*Provider, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	return &Provider{rt: rt, logger: logger}, nil
+	return &Provider{rt: rt, logger: logger, memoFile: defaultMemoFile()}, nil
 }
 
 // NewProviderWithRuntime uses rt (tests and other engines).

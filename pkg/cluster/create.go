@@ -49,7 +49,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 	status := cli.NewStatus(p.logger.Writer())
 	status.Start("Checking the engine, name, image and ports")
 	autoPort := cfg.Network.APIPort == 0
-	err := p.preflight(ctx, cfg)
+	info, err := p.preflight(ctx, cfg)
 	status.End(err == nil)
 	if err != nil {
 		return err
@@ -63,7 +63,11 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 	if err := checkNodes(cfg); err != nil {
 		return err
 	}
-	j := &job{p: p, cfg: cfg, probe: true, secret: secret, logsDir: opts.LogsDir}
+	j := &job{p: p, cfg: cfg, probe: true, engine: info, secret: secret, logsDir: opts.LogsDir}
+	if p.privilegeRefused(info) {
+		p.logger.Vf(1, "nodes run with all capabilities but CAP_SYS_RESOURCE: this engine refused --privileged earlier today (remembered in %s)", p.memoFile)
+		j.probe = false
+	}
 	others := indexes(1, cfg.Servers-1)
 	steps := []step{
 		{title: fmt.Sprintf("Creating network %s", networkName(cfg.Name)),
@@ -111,11 +115,16 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 
 // preflight checks what must hold before anything is created, and resolves
 // the spec's subnet and API port.
-func (p *Provider) preflight(ctx context.Context, cfg *v1alpha1.Cluster) error {
+func (p *Provider) preflight(ctx context.Context, cfg *v1alpha1.Cluster) (runtime.Info, error) {
 	info, err := p.rt.Info(ctx)
 	if err != nil {
-		return engineError(err)
+		return info, engineError(err)
 	}
+	return info, p.checkCreate(ctx, cfg, info)
+}
+
+// checkCreate is preflight's checks on the engine info.
+func (p *Provider) checkCreate(ctx context.Context, cfg *v1alpha1.Cluster, info runtime.Info) error {
 	p.logger.Vf(1, "engine: %s %s, cgroup %s (%s driver)", info.Name, info.Version, info.CgroupVersion, info.CgroupDriver)
 	if nodes, err := p.Nodes(ctx, cfg.Name); err != nil {
 		return err
@@ -134,6 +143,7 @@ func (p *Provider) preflight(ctx context.Context, cfg *v1alpha1.Cluster) error {
 	}
 	p.warnInotify(ctx, cfg.Servers, cfg.Agents)
 	if cfg.Network.APIPort == 0 {
+		var err error
 		if cfg.Network.APIPort, err = hostport.Pick(cfg.Network.APIHostIP); err != nil {
 			return fmt.Errorf("find a free API port: %w", err)
 		}

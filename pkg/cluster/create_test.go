@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -298,5 +300,60 @@ func TestManifestsGoToEveryServer(t *testing.T) {
 	err := p.Create(context.Background(), CreateOptions{Config: &v1alpha1.Cluster{Name: "n", Manifests: dir}, Kubeconfig: kubeconfig})
 	if edgeerrors.ExitCode(err) != int(edgeerrors.KindInvalidConfig) || !strings.Contains(err.Error(), "packaged add-on") {
 		t.Errorf("a manifest named like an add-on: %v", err)
+	}
+}
+
+// An engine that refused --privileged is remembered: the next create starts
+// its first node unprivileged at once (no refused attempt, ~0.8 s), and an
+// old refusal, or one from another engine, is tried again.
+func TestCreateRemembersARefusedPrivilege(t *testing.T) {
+	memo := filepath.Join(t.TempDir(), "engines.json")
+	p, rt, kubeconfig := newTest(t)
+	p.memoFile = memo
+	rt.RefusePrivileged = true
+	attempts := func() int {
+		n := 0
+		for _, c := range rt.Calls() {
+			if strings.HasPrefix(c, "remove edgectl-") && strings.HasSuffix(c, "-server-0") {
+				n++ // the refused first node is removed before the retry
+			}
+		}
+		return n
+	}
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "a"})
+	if attempts() != 1 {
+		t.Fatalf("the first create did not try --privileged: %v", rt.Calls())
+	}
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "b"})
+	if attempts() != 1 {
+		t.Errorf("the second create tried --privileged again: %v", rt.Calls())
+	}
+	if c := rt.Container("edgectl-b-server-0"); c == nil || c.Spec.Privileged || c.Spec.Labels[labelPrivileged] != "false" {
+		t.Errorf("the remembered refusal did not start the node unprivileged: %+v", c)
+	}
+	// A day-old refusal is tried again.
+	info, err := rt.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := json.Marshal(map[string]time.Time{engineKey(info): time.Now().Add(-25 * time.Hour)})
+	if err := os.WriteFile(memo, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "c"})
+	if attempts() != 2 {
+		t.Errorf("a day-old refusal was not tried again: %v", rt.Calls())
+	}
+	// The engine now allows it: the memo forgets the refusal.
+	rt.RefusePrivileged = false
+	if err := os.WriteFile(memo, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "d"})
+	if c := rt.Container("edgectl-d-server-0"); c == nil || !c.Spec.Privileged {
+		t.Errorf("an engine that allows --privileged got an unprivileged node")
+	}
+	if data, _ := os.ReadFile(memo); strings.Contains(string(data), engineKey(info)) {
+		t.Errorf("the memo still holds the refusal: %s", data)
 	}
 }

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,17 +22,25 @@ import (
 
 // fetchKubeconfig waits for the first server to write its admin kubeconfig,
 // then points it at the API port published on the host and names everything
-// after the cluster.
+// after the cluster. While the server boots it asks the API's /readyz on
+// the host port (anonymous, cheap) every 100 ms and reads the file (a
+// `docker exec`, which costs the engine the CPU the booting server needs)
+// only when the API is ready, or every 2 s.
 func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP string, apiPort int) (*clientcmdapi.Config, error) {
 	deadline := time.Now().Add(3 * time.Minute)
+	readyz := "https://" + hostPort(hostIP, apiPort) + "/readyz"
+	var lastRead time.Time
 	for {
-		res, err := p.rt.Exec(ctx, server, []string{"cat", nodev1.DefaultKubeconfig}, nil)
-		if err == nil && res.ExitCode == 0 && res.Stdout != "" {
-			kc, err := clientcmd.Load([]byte(res.Stdout))
-			if err != nil {
-				return nil, fmt.Errorf("parse kubeconfig of %s: %w", server, err)
+		if time.Since(lastRead) >= 2*time.Second || apiReady(ctx, readyz) {
+			lastRead = time.Now()
+			res, err := p.rt.Exec(ctx, server, []string{"cat", nodev1.DefaultKubeconfig}, nil)
+			if err == nil && res.ExitCode == 0 && res.Stdout != "" {
+				kc, err := clientcmd.Load([]byte(res.Stdout))
+				if err != nil {
+					return nil, fmt.Errorf("parse kubeconfig of %s: %w", server, err)
+				}
+				return renameKubeconfig(kc, Context(cluster), "https://"+hostPort(hostIP, apiPort)), nil
 			}
-			return renameKubeconfig(kc, Context(cluster), "https://"+hostPort(hostIP, apiPort)), nil
 		}
 		if time.Now().After(deadline) {
 			return nil, edgeerrors.New(edgeerrors.KindTimeout, fmt.Sprintf("look at `docker logs %s` and `docker exec %s journalctl -u edgelet`", server, server),
@@ -39,9 +49,30 @@ func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP 
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// probeClient asks an API's /readyz, which answers anonymous requests. It
+// only learns whether the API is up: nothing is sent, and nothing it
+// answers is trusted, so it does not verify the serving certificate.
+var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a probe of readiness only
+}}
+
+// apiReady tells whether url (an API's /readyz) answers 200.
+func apiReady(ctx context.Context, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 func hostPort(ip string, port int) string {

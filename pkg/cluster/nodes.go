@@ -24,8 +24,9 @@ type job struct {
 	// node find out (the engine may refuse it).
 	privileged bool
 	probe      bool
-	secret     string // the servers' shared secret
-	joinToken  string // the full join token agents get
+	engine     runtime.Info // where the probe's answer is remembered
+	secret     string       // the servers' shared secret
+	joinToken  string       // the full join token agents get
 	logsDir    string
 	kc         *clientcmdapi.Config
 
@@ -149,11 +150,13 @@ func (j *job) startProbing(ctx context.Context, spec runtime.NodeSpec) error {
 	if err == nil {
 		j.p.logger.Vf(1, "nodes run --privileged")
 		j.privileged = true
+		j.p.rememberPrivilege(j.engine, false)
 		return nil
 	}
 	if !errors.Is(err, runtime.ErrPrivilegeRefused) {
 		return err
 	}
+	j.p.rememberPrivilege(j.engine, true)
 	j.p.logger.Vf(1, "%v; nodes run with all capabilities but CAP_SYS_RESOURCE instead", firstLine(err.Error()))
 	if err := j.p.rt.Remove(ctx, spec.Name); err != nil {
 		return err

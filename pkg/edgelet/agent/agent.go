@@ -58,18 +58,41 @@ func (a *agent) fatal(err error) {
 // Run starts containerd, imports the offline images, and runs kubelet,
 // kube-proxy and the pod network until ctx ends or one of them fails.
 func Run(ctx context.Context, cfg *config.Agent, creds Credentials) error {
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx, creds)
+}
+
+// Node is a node whose container runtime runs, with the offline images in
+// it: what kubelet needs before it starts.
+type Node struct{ a *agent }
+
+// Start starts containerd and imports the offline images. A server starts
+// its node while its API server boots, so that kubelet can start the moment
+// the API is ready. containerd stops when ctx ends.
+func Start(ctx context.Context, cfg *config.Agent) (*Node, error) {
 	component.AllowSharedLogging()
-	a := &agent{cfg: cfg, creds: creds, errc: make(chan error, 4)}
+	a := &agent{cfg: cfg, errc: make(chan error, 4)}
 	cfg.Unprivileged = !hasCapSysResource()
 	if cfg.Unprivileged {
 		klog.InfoS("No CAP_SYS_RESOURCE: pods keep non-negative oom_score_adj")
 	}
 	if err := a.startContainerd(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	if err := a.importImages(ctx); err != nil {
-		return err
+		return nil, err
 	}
+	return &Node{a: a}, nil
+}
+
+// Run runs kubelet, kube-proxy and the pod network of a started node until
+// ctx ends or one of them (or containerd) fails.
+func (n *Node) Run(ctx context.Context, creds Credentials) error {
+	a, cfg := n.a, n.a.cfg
+	a.creds = creds
 	if creds.BootstrapKubeconfig != "" && !usableKubeconfig(creds.KubeletKubeconfig) {
 		// A bootstrap cut short leaves a kubeconfig without its certificate;
 		// removing it makes kubelet bootstrap again instead of failing.

@@ -90,6 +90,21 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	}
 	c.EgressConfig = egress
 	run("kube-apiserver", component.APIServer, apiServerArgs(cfg, c, strings.Join(etcdServers, ","), etcdTLS))
+	// The node's containerd starts and takes in the offline images while
+	// the API server boots: kubelet then starts as soon as the API is ready.
+	node := make(chan *agent.Node, 1)
+	if !cfg.DisableAgent {
+		go func() {
+			n, err := agent.Start(ctx, &cfg.Agent)
+			if err != nil {
+				if ctx.Err() == nil {
+					errc <- fmt.Errorf("agent: %w", err)
+				}
+				return
+			}
+			node <- n
+		}()
+	}
 
 	restCfg, err := clientcmd.BuildConfigFromFlags("", c.Admin)
 	if err != nil {
@@ -157,7 +172,13 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	if !cfg.DisableAgent {
 		creds := agent.Credentials{CAFile: c.CA.CertFile, KubeletKubeconfig: c.Kubelet, KubeProxyKubeconfig: c.KubeProxy}
 		go func() {
-			if err := agent.Run(ctx, &cfg.Agent, creds); err != nil && ctx.Err() == nil {
+			var n *agent.Node
+			select {
+			case <-ctx.Done():
+				return
+			case n = <-node:
+			}
+			if err := n.Run(ctx, creds); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("agent: %w", err)
 			}
 		}()
