@@ -75,10 +75,7 @@ func (p *Provider) Create(ctx context.Context, opts CreateOptions) error {
 			undo: func(ctx context.Context) error {
 				return errors.Join(p.detachRegistries(ctx, cfg.Name), p.rt.DeleteNetwork(ctx, networkName(cfg.Name)))
 			}},
-		{title: "Starting the load balancer",
-			do:   func(ctx context.Context) error { return p.startLB(ctx, cfg, autoPort) },
-			undo: func(ctx context.Context) error { return p.rt.Remove(ctx, lbName(cfg.Name)) }},
-		j.nodeStep("Starting the first server", RoleServer, []int{0}, "", false),
+		j.firstServerStep(autoPort),
 	}
 	if len(cfg.Registries) > 0 {
 		// Before any node starts, so that its first pull finds the registry.

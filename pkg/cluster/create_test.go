@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +356,42 @@ func TestCreateRemembersARefusedPrivilege(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(memo); strings.Contains(string(data), engineKey(info)) {
 		t.Errorf("the memo still holds the refusal: %s", data)
+	}
+}
+
+// The load balancer and the first server start at once. When the balancer
+// finds the API host port taken meanwhile and takes another, the server,
+// whose labels name the port, is made again for the new one.
+func TestCreateRestartsTheFirstServerWhenTheAPIPortMoves(t *testing.T) {
+	p, rt, kubeconfig := newTest(t)
+	taken := 0
+	rt.Fail = func(op, name string) error {
+		if op == "start" && name == "edgectl-m-lb" && taken == 0 {
+			taken++
+			return &runtime.PortTakenError{Port: 1}
+		}
+		return nil
+	}
+	create(t, p, kubeconfig, &v1alpha1.Cluster{Name: "m"})
+	lb, server := rt.Container("edgectl-m-lb"), rt.Container("edgectl-m-server-0")
+	if lb == nil || server == nil {
+		t.Fatalf("objects: %v", rt.Objects())
+	}
+	port := server.Spec.Labels[runtime.LabelAPIPort]
+	if len(lb.Spec.Ports) != 1 || strconv.Itoa(lb.Spec.Ports[0].HostPort) != port {
+		t.Errorf("the balancer publishes %+v; the server is labelled with API port %s", lb.Spec.Ports, port)
+	}
+	starts := 0
+	for _, c := range rt.Calls() {
+		if c == "create edgectl-m-server-0" {
+			starts++
+		}
+	}
+	if taken != 1 || starts != 2 {
+		t.Errorf("port taken %d time(s), server created %d time(s), want 1 and 2: %v", taken, starts, rt.Calls())
+	}
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil || !strings.HasSuffix(cfg.Clusters["edgectl-m"].Server, ":"+port) {
+		t.Errorf("the kubeconfig does not point at API port %s: %v %+v", port, err, cfg)
 	}
 }

@@ -99,18 +99,28 @@ func (j *job) joinStep(title string, indexes []int) step {
 // startNode plans and starts one node and, for a server, waits until it has
 // written its admin kubeconfig (its API serves).
 func (j *job) startNode(ctx context.Context, role string, i int, join string, removeMember bool) error {
+	name, err := j.startContainer(ctx, role, i, join, removeMember)
+	if err != nil || role != RoleServer {
+		return err
+	}
+	return j.awaitServer(ctx, name)
+}
+
+// startContainer plans one node and starts its container, and returns its
+// name.
+func (j *job) startContainer(ctx context.Context, role string, i int, join string, removeMember bool) (string, error) {
 	token := j.joinToken
 	if role == RoleServer {
 		token = j.secret
 	}
 	plan, err := planNode(j.cfg, role, i, join, token, j.privileged)
 	if err != nil {
-		return err
+		return "", err
 	}
 	spec := withHostMounts(plan.Spec)
 	native, err := j.emulationFiles(ctx, j.cfg.Platform(role, i))
 	if err != nil {
-		return err
+		return "", err
 	}
 	maps.Copy(spec.Files, native)
 	j.mu.Lock()
@@ -123,14 +133,15 @@ func (j *job) startNode(ctx context.Context, role string, i int, join string, re
 	j.probe = false
 	j.mu.Unlock()
 	if probe {
-		err = j.startProbing(ctx, spec)
-	} else {
-		err = j.p.rt.CreateNode(ctx, spec)
+		return spec.Name, j.startProbing(ctx, spec)
 	}
-	if err != nil || role != RoleServer {
-		return err
-	}
-	kc, err := j.p.fetchKubeconfig(ctx, j.cfg.Name, spec.Name, j.cfg.Network.APIHostIP, j.cfg.Network.APIPort)
+	return spec.Name, j.p.rt.CreateNode(ctx, spec)
+}
+
+// awaitServer waits until server has written its admin kubeconfig (its API
+// serves); the first one's is the job's.
+func (j *job) awaitServer(ctx context.Context, server string) error {
+	kc, err := j.p.fetchKubeconfig(ctx, j.cfg.Name, server, j.cfg.Network.APIHostIP, j.cfg.Network.APIPort)
 	if err != nil {
 		return j.p.failWithLogs(ctx, j.cfg.Name, j.logsDir, err)
 	}
@@ -138,6 +149,40 @@ func (j *job) startNode(ctx context.Context, role string, i int, join string, re
 		j.kc = kc
 	}
 	return nil
+}
+
+// firstServerStep starts the load balancer and the first server at once
+// (the server boots while the balancer starts, ~0.8 s), then waits for the
+// server's API. The balancer may find the API host port taken by then and
+// take another (autoPort): the server, whose labels name the port, is then
+// made again.
+func (j *job) firstServerStep(autoPort bool) step {
+	p, cfg := j.p, j.cfg
+	return step{title: "Starting the load balancer and the first server",
+		do: func(ctx context.Context) error {
+			lbCfg := *cfg // startLB may change its API port: not under the server's planning
+			lbDone := make(chan error, 1)
+			go func() { lbDone <- p.startLB(ctx, &lbCfg, autoPort) }()
+			server, err := j.startContainer(ctx, RoleServer, 0, "", false)
+			if err := errors.Join(err, <-lbDone); err != nil {
+				return err
+			}
+			if lbCfg.Network.APIPort != cfg.Network.APIPort {
+				p.logger.Vf(1, "API port %d was taken meanwhile; starting %s again for port %d", cfg.Network.APIPort, server, lbCfg.Network.APIPort)
+				if err := j.removeStarted(ctx); err != nil {
+					return err
+				}
+				cfg.Network.APIPort = lbCfg.Network.APIPort
+				if server, err = j.startContainer(ctx, RoleServer, 0, "", false); err != nil {
+					return err
+				}
+			}
+			return j.awaitServer(ctx, server)
+		},
+		undo: func(ctx context.Context) error {
+			return errors.Join(j.removeStarted(ctx), p.rt.Remove(ctx, lbName(cfg.Name)))
+		},
+	}
 }
 
 // startProbing starts the first node with --privileged and falls back to
