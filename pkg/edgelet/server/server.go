@@ -93,6 +93,12 @@ func Run(ctx context.Context, cfg *config.Server) error {
 	// The node's containerd starts and takes in the offline images while
 	// the API server boots: kubelet then starts as soon as the API is ready.
 	node := make(chan *agent.Node, 1)
+	// An HA server's controller manager builds its controllers only once it
+	// leads: at the cluster's first start the first server's does at once;
+	// later, or on a joining server, it may never, and kubelet does not wait.
+	_, statErr := os.Stat(filepath.Join(cfg.Agent.AgentDir(), "kubelet.yaml"))
+	firstStart := statErr != nil // kubelet writes its config at every start
+	waitForControllers := !ha || (!joining && firstStart)
 	if !cfg.DisableAgent {
 		go func() {
 			n, err := agent.Start(ctx, &cfg.Agent)
@@ -178,6 +184,9 @@ func Run(ctx context.Context, cfg *config.Server) error {
 				return
 			case n = <-node:
 			}
+			if waitForControllers {
+				waitControllersBuilt(ctx, 30*time.Second)
+			}
 			if err := n.Run(ctx, creds); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("agent: %w", err)
 			}
@@ -201,7 +210,7 @@ func waitReady(ctx context.Context, restCfg *rest.Config, errc <-chan error) err
 	pollCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var last error
-	err = wait.PollUntilContextCancel(pollCtx, 250*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextCancel(pollCtx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		select {
 		case err := <-errc:
 			return false, err
