@@ -39,9 +39,18 @@ func TestSpecKeptWithCluster(t *testing.T) {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, bin, append(args, "-q")...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubeconfig)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("edgectl %s: %v\n%s%s", strings.Join(args, " "), err, out, stderrOf(err))
+			t.Fatalf("edgectl %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+		}
+		// -q prints only errors (and warnings): no progress, no "ready".
+		for _, progress := range []string{"is ready", "Deleted cluster", " • ", " ✓ "} {
+			if strings.Contains(stderr.String(), progress) {
+				t.Errorf("edgectl %s -q printed progress:\n%s", strings.Join(args, " "), stderr.String())
+				break
+			}
 		}
 		return string(out)
 	}
@@ -131,11 +140,4 @@ func nodeFacts(ctx context.Context, t *testing.T, c kubernetes.Interface) map[st
 		out[n.Name] = nodeFact{Labels: strings.Join(labels, ","), Taints: strings.Join(taints, ","), MaxPods: cz.Kubelet.MaxPods}
 	}
 	return out
-}
-
-func stderrOf(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(ee.Stderr)
-	}
-	return ""
 }

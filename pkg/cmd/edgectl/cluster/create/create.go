@@ -119,7 +119,8 @@ available. The kubeconfig context edgectl-NAME is merged into $KUBECONFIG (or
 			if err != nil {
 				return fmt.Errorf("create cluster %q: %w", cfg.Name, err)
 			}
-			fmt.Fprintf(deps.Streams.ErrOut, "\nCluster %q is ready. Try:\n  kubectl --context %s get nodes\n", cfg.Name, cluster.Context(cfg.Name))
+			// Progress, like the steps above: -q leaves it out.
+			fmt.Fprintf(deps.Logger().Writer(), "\nCluster %q is ready. Try:\n  kubectl --context %s get nodes\n", cfg.Name, cluster.Context(cfg.Name))
 			return nil
 		},
 	}

@@ -40,14 +40,14 @@ func NewCommand(deps cmdutil.Deps) *cobra.Command {
 				if err != nil && !strict && errors.As(err, &e) && e.Kind == edgeerrors.KindNotFound {
 					// As kind does: a CI cleanup step must not fail on a
 					// cluster that is already gone.
-					fmt.Fprintf(deps.Streams.ErrOut, "Cluster %q not found; nothing to delete\n", name)
+					fmt.Fprintf(deps.Logger().Writer(), "Cluster %q not found; nothing to delete\n", name)
 					continue
 				}
 				if err != nil {
 					errs = append(errs, fmt.Errorf("delete cluster %q: %w", name, err))
 					continue
 				}
-				fmt.Fprintf(deps.Streams.ErrOut, "Deleted cluster %q\n", name)
+				fmt.Fprintf(deps.Logger().Writer(), "Deleted cluster %q\n", name) // progress: -q leaves it out
 			}
 			return errors.Join(errs...)
 		},
