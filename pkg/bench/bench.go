@@ -126,8 +126,8 @@ var figures = []Figure{
 	{Key: "image-compressed", Name: "node image, compressed (gzip)", Unit: "MB", Goal: 100},
 }
 
-// Runner runs a bench.
-type Runner struct {
+// runner is a bench under way.
+type runner struct {
 	opts     Options
 	p        *cluster.Provider
 	progress io.Writer
@@ -145,7 +145,7 @@ func Run(ctx context.Context, p *cluster.Provider, opts Options, progress io.Wri
 	if err := opts.complete(); err != nil {
 		return nil, err
 	}
-	r := &Runner{opts: opts, p: p, progress: progress, samples: map[string][]float64{}, notes: map[string]string{}}
+	r := &runner{opts: opts, p: p, progress: progress, samples: map[string][]float64{}, notes: map[string]string{}}
 	for _, name := range r.clusterNames() {
 		nodes, err := p.Nodes(ctx, name)
 		if err != nil {
@@ -200,17 +200,17 @@ func Run(ctx context.Context, p *cluster.Provider, opts Options, progress io.Wri
 	return report, nil
 }
 
-func (r *Runner) logf(format string, args ...any) {
+func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.progress, " • "+format+"\n", args...)
 }
 
-func (r *Runner) add(key string, v float64) { r.samples[key] = append(r.samples[key], v) }
+func (r *runner) add(key string, v float64) { r.samples[key] = append(r.samples[key], v) }
 
-func (r *Runner) clusterNames() []string {
+func (r *runner) clusterNames() []string {
 	return []string{r.opts.Prefix + "-1", r.opts.Prefix + "-1-3", r.opts.Prefix + "-ha"}
 }
 
-func (r *Runner) scenario(ctx context.Context, s string, round int) error {
+func (r *runner) scenario(ctx context.Context, s string, round int) error {
 	names := r.clusterNames()
 	switch s {
 	case "create":
@@ -265,7 +265,7 @@ type result struct {
 
 // edgectl runs the edgectl under test, as a user would, with the bench's
 // kubeconfig.
-func (r *Runner) edgectl(ctx context.Context, args ...string) (result, error) {
+func (r *runner) edgectl(ctx context.Context, args ...string) (result, error) {
 	res, err := r.edgectlOutput(ctx, args...)
 	return res.result, err
 }
@@ -276,7 +276,7 @@ type output struct {
 	out string
 }
 
-func (r *Runner) edgectlOutput(ctx context.Context, args ...string) (output, error) {
+func (r *runner) edgectlOutput(ctx context.Context, args ...string) (output, error) {
 	cmd := exec.CommandContext(ctx, r.opts.Edgectl, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(r.dir, "kubeconfig"))
 	start := time.Now()
@@ -292,7 +292,7 @@ func (r *Runner) edgectlOutput(ctx context.Context, args ...string) (output, err
 // withCluster creates a cluster of servers and agents (timed as createKey),
 // runs measure on it, and deletes it (timed as deleteKey). A failure
 // deletes it too, untimed.
-func (r *Runner) withCluster(ctx context.Context, name string, servers, agents int, createKey string, measure func(result) error, deleteKey string) (err error) {
+func (r *runner) withCluster(ctx context.Context, name string, servers, agents int, createKey string, measure func(result) error, deleteKey string) (err error) {
 	args := []string{"cluster", "create", name, "--servers", strconv.Itoa(servers), "--agents", strconv.Itoa(agents), "--no-switch-context"}
 	if r.opts.Image != "" {
 		args = append(args, "--image", r.opts.Image)
@@ -326,7 +326,7 @@ func (r *Runner) withCluster(ctx context.Context, name string, servers, agents i
 	return nil
 }
 
-func (r *Runner) idle(ctx context.Context) error {
+func (r *runner) idle(ctx context.Context) error {
 	if r.opts.Idle <= 0 {
 		return nil
 	}
@@ -346,7 +346,7 @@ awk '$1 == "usage_usec" {printf "%.0f\n", $2 * 1000}' /sys/fs/cgroup/cpu.stat`
 
 // clusterCPU is the CPU seconds every container of a cluster (its nodes and
 // its load balancer) used so far.
-func (r *Runner) clusterCPU(ctx context.Context, name string) (float64, error) {
+func (r *runner) clusterCPU(ctx context.Context, name string) (float64, error) {
 	nodes, err := r.p.Nodes(ctx, name)
 	if err != nil {
 		return 0, err

@@ -31,7 +31,7 @@ type Memory struct{ RSS, PSS float64 }
 
 // memory returns the memory of the cluster's first server and the mean of
 // its agents'.
-func (r *Runner) memory(ctx context.Context, cluster string) (server, agent Memory, err error) {
+func (r *runner) memory(ctx context.Context, cluster string) (server, agent Memory, err error) {
 	nodes, err := r.p.Nodes(ctx, cluster)
 	if err != nil {
 		return server, agent, err
@@ -94,7 +94,7 @@ func parseMemory(out string) (Memory, error) {
 
 // image measures the node image: a cached build (each round, in a source
 // tree only) and its size (the first round).
-func (r *Runner) image(ctx context.Context, round int) error {
+func (r *runner) image(ctx context.Context, round int) error {
 	if _, err := nodeimage.FindSource("."); err != nil {
 		r.notes["image-build-cached"] = "not measured: run the bench inside a checkout of edgectl"
 	} else {
@@ -150,7 +150,7 @@ func (r *Runner) image(ctx context.Context, round int) error {
 }
 
 // imageRef is the node image the bench's clusters run.
-func (r *Runner) imageRef() string {
+func (r *runner) imageRef() string {
 	if r.opts.Image != "" {
 		return r.opts.Image
 	}
