@@ -220,10 +220,7 @@ func (r *runner) scenario(ctx context.Context, s string, round int) error {
 				return err
 			}
 			r.add("create-1-cpu", created.CPU+cpu)
-			if err := r.idle(ctx); err != nil {
-				return err
-			}
-			server, _, err := r.memory(ctx, names[0])
+			server, _, err := r.idleMemory(ctx, names[0])
 			if err != nil {
 				return err
 			}
@@ -238,10 +235,7 @@ func (r *runner) scenario(ctx context.Context, s string, round int) error {
 		}, "delete-1+1")
 	case "agents":
 		return r.withCluster(ctx, names[1], 1, 3, "create-1+3", func(result) error {
-			if err := r.idle(ctx); err != nil {
-				return err
-			}
-			_, agent, err := r.memory(ctx, names[1])
+			_, agent, err := r.idleMemory(ctx, names[1])
 			if err != nil {
 				return err
 			}
@@ -326,17 +320,17 @@ func (r *runner) withCluster(ctx context.Context, name string, servers, agents i
 	return nil
 }
 
-func (r *runner) idle(ctx context.Context) error {
-	if r.opts.Idle <= 0 {
-		return nil
+// idleMemory lets the cluster idle for opts.Idle, then reads its memory.
+func (r *runner) idleMemory(ctx context.Context, cluster string) (server, agent Memory, err error) {
+	if r.opts.Idle > 0 {
+		r.logf("idle for %s before reading memory", r.opts.Idle)
+		select {
+		case <-ctx.Done():
+			return server, agent, ctx.Err()
+		case <-time.After(r.opts.Idle):
+		}
 	}
-	r.logf("idle for %s before reading memory", r.opts.Idle)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(r.opts.Idle):
-		return nil
-	}
+	return r.memory(ctx, cluster)
 }
 
 // cpuScript prints the CPU time (ns) of the node's cgroup: every process of

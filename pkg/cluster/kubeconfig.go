@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,22 +15,28 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	edgeerrors "github.com/edgectl/edgectl/internal/errors"
+	"github.com/edgectl/edgectl/internal/probe"
 	"github.com/edgectl/edgectl/internal/runtime"
 	nodev1 "github.com/edgectl/edgectl/pkg/apis/node/v1alpha1"
 )
 
-// fetchKubeconfig waits for the first server to write its admin kubeconfig,
-// then points it at the API port published on the host and names everything
-// after the cluster. While the server boots it asks the API's /readyz on
-// the host port (anonymous, cheap) every 100 ms and reads the file (a
-// `docker exec`, which costs the engine the CPU the booting server needs)
-// only when the API is ready, or every 2 s.
-func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP string, apiPort int) (*clientcmdapi.Config, error) {
+// fetchKubeconfig waits for a server to write its admin kubeconfig, then
+// points it at the API port published on the host and names everything
+// after the cluster. With viaLB (the cluster's first server, the only one
+// the load balancer can reach yet) it asks the API's /readyz on the host
+// port every 100 ms while the server boots, and reads the file (a `docker
+// exec`, which costs the engine the CPU the booting server needs) only
+// when the API is ready, or every 2 s; otherwise it reads it every 250 ms.
+func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP string, apiPort int, viaLB bool) (*clientcmdapi.Config, error) {
 	deadline := time.Now().Add(3 * time.Minute)
 	readyz := "https://" + hostPort(hostIP, apiPort) + "/readyz"
+	every, interval := 250*time.Millisecond, 250*time.Millisecond
+	if viaLB {
+		every, interval = 2*time.Second, 100*time.Millisecond
+	}
 	var lastRead time.Time
 	for {
-		if time.Since(lastRead) >= 2*time.Second || apiReady(ctx, readyz) {
+		if time.Since(lastRead) >= every || (viaLB && apiReady(ctx, readyz)) {
 			lastRead = time.Now()
 			res, err := p.rt.Exec(ctx, server, []string{"cat", nodev1.DefaultKubeconfig}, nil)
 			if err == nil && res.ExitCode == 0 && res.Stdout != "" {
@@ -49,30 +54,15 @@ func (p *Provider) fetchKubeconfig(ctx context.Context, cluster, server, hostIP 
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }
 
-// probeClient asks an API's /readyz, which answers anonymous requests. It
-// only learns whether the API is up: nothing is sent, and nothing it
-// answers is trusted, so it does not verify the serving certificate.
-var probeClient = &http.Client{Timeout: time.Second, Transport: &http.Transport{
-	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a probe of readiness only
-}}
-
-// apiReady tells whether url (an API's /readyz) answers 200.
+// apiReady tells whether url (an API's /readyz, anonymous) answers 200.
 func apiReady(ctx context.Context, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := probeClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	status, _, err := probe.Get(ctx, url)
+	return err == nil && status == http.StatusOK
 }
 
 func hostPort(ip string, port int) string {
@@ -222,7 +212,7 @@ func (p *Provider) hostKubeconfig(ctx context.Context, cluster string) (*clientc
 		return nil, err
 	}
 	apiPort, _ := strconv.Atoi(server.Labels[runtime.LabelAPIPort])
-	return p.fetchKubeconfig(ctx, cluster, server.Name, "127.0.0.1", apiPort)
+	return p.fetchKubeconfig(ctx, cluster, server.Name, "127.0.0.1", apiPort, false)
 }
 
 // MergeKubeconfig writes the cluster's context into the kubeconfig file at

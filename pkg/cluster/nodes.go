@@ -103,7 +103,7 @@ func (j *job) startNode(ctx context.Context, role string, i int, join string, re
 	if err != nil || role != RoleServer {
 		return err
 	}
-	return j.awaitServer(ctx, name)
+	return j.awaitServer(ctx, name, false)
 }
 
 // startContainer plans one node and starts its container, and returns its
@@ -139,9 +139,10 @@ func (j *job) startContainer(ctx context.Context, role string, i int, join strin
 }
 
 // awaitServer waits until server has written its admin kubeconfig (its API
-// serves); the first one's is the job's.
-func (j *job) awaitServer(ctx context.Context, server string) error {
-	kc, err := j.p.fetchKubeconfig(ctx, j.cfg.Name, server, j.cfg.Network.APIHostIP, j.cfg.Network.APIPort)
+// serves); the first one's is the job's. first is the cluster's first
+// server, the only one behind the load balancer yet.
+func (j *job) awaitServer(ctx context.Context, server string, first bool) error {
+	kc, err := j.p.fetchKubeconfig(ctx, j.cfg.Name, server, j.cfg.Network.APIHostIP, j.cfg.Network.APIPort, first)
 	if err != nil {
 		return j.p.failWithLogs(ctx, j.cfg.Name, j.logsDir, err)
 	}
@@ -177,7 +178,7 @@ func (j *job) firstServerStep(autoPort bool) step {
 					return err
 				}
 			}
-			return j.awaitServer(ctx, server)
+			return j.awaitServer(ctx, server, true)
 		},
 		undo: func(ctx context.Context) error {
 			return errors.Join(j.removeStarted(ctx), p.rt.Remove(ctx, lbName(cfg.Name)))

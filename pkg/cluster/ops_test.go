@@ -101,7 +101,7 @@ func TestKubeconfigTimesOutWithTheServerNamed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_ = rt.EnsureNetwork(ctx, "n", "10.1.0.0/24", "", nil)
-	if _, err := p.fetchKubeconfig(ctx, "x", "missing", "127.0.0.1", 1); err == nil {
+	if _, err := p.fetchKubeconfig(ctx, "x", "missing", "127.0.0.1", 1, false); err == nil {
 		t.Error("fetch from a missing node succeeded")
 	}
 }

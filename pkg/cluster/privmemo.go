@@ -44,10 +44,11 @@ func (p *Provider) rememberPrivilege(info runtime.Info, refused bool) {
 	}
 	memo := readMemo(p.memoFile)
 	key := engineKey(info)
+	if _, had := memo[key]; !refused && !had {
+		return // nothing to forget
+	}
 	if refused {
 		memo[key] = time.Now()
-	} else if _, ok := memo[key]; !ok {
-		return
 	} else {
 		delete(memo, key)
 	}

@@ -2,13 +2,12 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
+
+	"github.com/edgectl/edgectl/internal/probe"
 )
 
 // kube-controller-manager and kubelet run in edgelet's one process, and
@@ -32,13 +31,8 @@ const controllerManagerHealthz = "https://127.0.0.1:10257/healthz?verbose"
 // (a single server, or the first of an HA cluster) waits.
 func waitControllersBuilt(ctx context.Context, d time.Duration) {
 	start := time.Now()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{
-		// The local controller manager's self-signed certificate; only its
-		// list of controllers is read.
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a local probe
-	}}
 	for time.Since(start) < d {
-		if controllersListed(ctx, client) {
+		if _, body, err := probe.Get(ctx, controllerManagerHealthz); err == nil && strings.Contains(string(body), "-controller ok") {
 			klog.InfoS("kube-controller-manager built its controllers: kubelet starts (it must initialize the CSI plugin last)", "after", time.Since(start).Round(time.Millisecond))
 			return
 		}
@@ -49,18 +43,4 @@ func waitControllersBuilt(ctx context.Context, d time.Duration) {
 		}
 	}
 	klog.InfoS("kube-controller-manager did not list its controllers in time: kubelet starts anyway", "waited", d)
-}
-
-func controllersListed(ctx context.Context, client *http.Client) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, controllerManagerHealthz, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return err == nil && strings.Contains(string(body), "-controller ok")
 }
